@@ -1,0 +1,82 @@
+# moonfs: `make demo` and `make test` do everything on a fresh Debian 12.
+
+VERSION := 0.1.0
+PREFIX ?= /usr/local
+LUADIR = $(PREFIX)/share/moonfs/lua
+
+# Debian packages the build, the specs, the demo and the bench use.
+PACKAGES := gcc make pkg-config libfuse3-dev fuse3 libluajit-5.1-dev luajit \
+            lua-busted lua-posix fio
+
+CC ?= gcc
+CFLAGS ?= -O2 -g
+# Recursively expanded, so pkg-config runs after `deps` has installed it.
+MOONFS_CFLAGS = -std=gnu11 -Wall -Wextra -Wno-unused-parameter \
+	$(shell pkg-config --cflags fuse3 luajit) \
+	-DFUSE_USE_VERSION=314 -DMOONFS_VERSION='"$(VERSION)"' -DMOONFS_LUA_DIR='"$(LUADIR)"'
+MOONFS_LIBS = $(shell pkg-config --libs fuse3 luajit) -ldl -lm
+
+SOURCES := $(wildcard host/*.c)
+OBJECTS := $(SOURCES:host/%.c=build/%.o)
+ASAN_OBJECTS := $(SOURCES:host/%.c=build/asan/%.o)
+BUSTED = luajit /usr/bin/busted
+
+.PHONY: all deps demo test test-asan bench soak install clean
+
+all: moonfs
+
+# Installs whatever Debian package is missing; explains what to do when
+# not root.
+deps:
+	@missing=""; \
+	for p in $(PACKAGES); do \
+	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "ok installed" || missing="$$missing $$p"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" -ne 0 ]; then \
+	    echo "moonfs needs these Debian packages:$$missing"; \
+	    echo "run as root:  apt-get update && apt-get install -y$$missing"; \
+	    exit 1; \
+	  fi; \
+	  echo "installing:$$missing"; \
+	  DEBIAN_FRONTEND=noninteractive apt-get update -q >/dev/null && \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y -q$$missing >/dev/null || exit 1; \
+	fi
+
+build/%.o: host/%.c | deps
+	@mkdir -p build
+	$(CC) $(CFLAGS) $(MOONFS_CFLAGS) -MMD -MP -c $< -o $@
+
+moonfs: $(OBJECTS)
+	$(CC) $(CFLAGS) -o $@ $(OBJECTS) $(MOONFS_LIBS)
+
+# The same host with AddressSanitizer and UndefinedBehaviorSanitizer.
+build/asan/%.o: host/%.c | deps
+	@mkdir -p build/asan
+	$(CC) -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer $(MOONFS_CFLAGS) -MMD -MP -c $< -o $@
+
+moonfs-asan: $(ASAN_OBJECTS)
+	$(CC) -fsanitize=address,undefined -o $@ $(ASAN_OBJECTS) $(MOONFS_LIBS)
+
+-include $(OBJECTS:.o=.d) $(ASAN_OBJECTS:.o=.d)
+
+# Mounts the demo filesystems in a temporary directory and shows them.
+demo: moonfs
+	@sh spec/support/demo.sh
+
+test: moonfs
+	@$(BUSTED)
+
+test-asan: moonfs-asan
+	@MOONFS_BINARY=$(CURDIR)/moonfs-asan $(BUSTED)
+
+bench: moonfs
+	@sh spec/bench/run.sh
+
+install: moonfs
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(LUADIR)/moonfs
+	install -m 755 moonfs $(DESTDIR)$(PREFIX)/bin/moonfs
+	install -m 644 lua/moonfs/*.lua $(DESTDIR)$(LUADIR)/moonfs/
+
+clean:
+	rm -rf build moonfs moonfs-asan spec/tmp

@@ -1,0 +1,405 @@
+#define _GNU_SOURCE
+#include "bridge.h"
+
+#include <errno.h>
+#include <lauxlib.h>
+#include <libgen.h>
+#include <limits.h>
+#include <lualib.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "stats.h"
+#include "trace.h"
+#include "values.h"
+
+#ifndef MOONFS_LUA_DIR
+#define MOONFS_LUA_DIR "/usr/local/share/moonfs/lua"
+#endif
+
+int luaopen_moonfs_core(lua_State *L);
+int luaopen_moonfs_sys(lua_State *L);
+
+static lua_State *L;
+static int traceback_ref = LUA_NOREF;
+static int handler_ref[OP_COUNT];
+static double script_timeout = -1;
+static char *script_path;
+static int options_ref = LUA_NOREF;
+
+lua_State *bridge_state(void)
+{
+	return L;
+}
+
+int bridge_has(enum op op)
+{
+	return handler_ref[op] != LUA_NOREF;
+}
+
+double bridge_script_timeout(void)
+{
+	return script_timeout;
+}
+
+static int traceback(lua_State *L)
+{
+	const char *msg = lua_tostring(L, 1);
+	if (!msg)
+		msg = lua_pushfstring(L, "(error object is a %s value)", luaL_typename(L, 1));
+	luaL_traceback(L, L, msg, 1);
+	return 1;
+}
+
+int bridge_pcall(int nargs, int nresults, const char *what)
+{
+	int fn = lua_gettop(L) - nargs;
+	lua_rawgeti(L, LUA_REGISTRYINDEX, traceback_ref);
+	lua_insert(L, fn);
+	int rc = lua_pcall(L, nargs, nresults, fn);
+	lua_remove(L, fn);
+	if (rc != 0) {
+		log_msg("%s raised an error: %s", what, lua_tostring(L, -1));
+		lua_pop(L, 1);
+		return -1;
+	}
+	return 0;
+}
+
+/* Absolute directory of this executable, for finding lua/ in the tree. */
+static int exe_dir(char *buf, size_t size)
+{
+	ssize_t n = readlink("/proc/self/exe", buf, size - 1);
+	if (n <= 0)
+		return -1;
+	buf[n] = '\0';
+	char *slash = strrchr(buf, '/');
+	if (!slash)
+		return -1;
+	*slash = '\0';
+	return 0;
+}
+
+/* Sets package[field] to `head` followed by the absolute entries of its
+ * current value (never "./?.lua": no surprises from the working directory). */
+static void set_search_path(const char *field, const char *head)
+{
+	lua_getglobal(L, "package");
+	lua_getfield(L, -1, field);
+	const char *old = lua_tostring(L, -1);
+	size_t cap = strlen(head) + (old ? strlen(old) : 0) + 2;
+	char *value = malloc(cap);
+	if (!value)
+		abort();
+	strcpy(value, head);
+	size_t len = strlen(value);
+	for (const char *p = old ? old : ""; *p;) {
+		const char *end = strchr(p, ';');
+		size_t n = end ? (size_t)(end - p) : strlen(p);
+		if (n > 0 && p[0] == '/') {
+			memcpy(value + len, p, n);
+			len += n;
+			value[len++] = ';';
+		}
+		p += n + (end ? 1 : 0);
+	}
+	value[len] = '\0';
+	lua_pop(L, 1);
+	lua_pushstring(L, value);
+	lua_setfield(L, -2, field);
+	lua_pop(L, 1);
+	free(value);
+}
+
+/* package.path: moonfs's own library (from the source tree when run from
+ * there, else where `make install` put it), the script's directory, then
+ * the system's entries, never relative ones. */
+static void set_package_path(const char *script)
+{
+	char dir[PATH_MAX], lua_dir[PATH_MAX + 8], probe[PATH_MAX + 32];
+	if (exe_dir(dir, sizeof dir) == 0) {
+		snprintf(lua_dir, sizeof lua_dir, "%s/lua", dir);
+		snprintf(probe, sizeof probe, "%s/moonfs/init.lua", lua_dir);
+		if (access(probe, R_OK) != 0)
+			snprintf(lua_dir, sizeof lua_dir, "%s", MOONFS_LUA_DIR);
+	} else {
+		snprintf(lua_dir, sizeof lua_dir, "%s", MOONFS_LUA_DIR);
+	}
+	char script_dir[PATH_MAX];
+	char *real = realpath(script, NULL);
+	snprintf(script_dir, sizeof script_dir, "%s", real ? real : script);
+	free(real);
+	char *sd = dirname(script_dir);
+
+	char head[3 * PATH_MAX + 64];
+	snprintf(head, sizeof head, "%s/?.lua;%s/?/init.lua;%s/?.lua;", lua_dir, lua_dir, sd);
+	set_search_path("path", head);
+	set_search_path("cpath", "");
+}
+
+static void preload(const char *name, lua_CFunction open)
+{
+	lua_getglobal(L, "package");
+	lua_getfield(L, -1, "preload");
+	lua_pushcfunction(L, open);
+	lua_setfield(L, -2, name);
+	lua_pop(L, 2);
+}
+
+/* Small edit distance, for "did you mean" on misspelt handler names. */
+static int distance(const char *a, const char *b)
+{
+	size_t la = strlen(a), lb = strlen(b);
+	if (la > 30 || lb > 30)
+		return 99;
+	int row[32];
+	for (size_t j = 0; j <= lb; j++)
+		row[j] = (int)j;
+	for (size_t i = 1; i <= la; i++) {
+		int diag = row[0];
+		row[0] = (int)i;
+		for (size_t j = 1; j <= lb; j++) {
+			int up = row[j];
+			int cost = a[i - 1] == b[j - 1] ? 0 : 1;
+			int best = diag + cost;
+			if (row[j] + 1 < best)
+				best = row[j] + 1;
+			if (row[j - 1] + 1 < best)
+				best = row[j - 1] + 1;
+			row[j] = best;
+			diag = up;
+		}
+	}
+	return row[lb];
+}
+
+static const char *closest_handler(const char *name)
+{
+	const char *best = NULL;
+	int best_d = 3;
+	for (int op = 0; op < OP_COUNT; op++) {
+		if (!op_is_handler[op])
+			continue;
+		int d = distance(name, op_names[op]);
+		if (d < best_d) {
+			best_d = d;
+			best = op_names[op];
+		}
+	}
+	return best;
+}
+
+/* Reads the handler table at the top of the stack into new_refs. Returns
+ * the number of warnings, or -1 when the table cannot be used. */
+static int read_handlers(int new_refs[OP_COUNT], double *timeout)
+{
+	int warnings = 0, errors = 0;
+	for (int op = 0; op < OP_COUNT; op++)
+		new_refs[op] = LUA_NOREF;
+	*timeout = -1;
+	int table = lua_gettop(L);
+	lua_pushnil(L);
+	while (lua_next(L, table)) {
+		if (lua_type(L, -2) != LUA_TSTRING) {
+			fprintf(stderr, "moonfs: %s: the handler table has a key that is not a name (a %s)\n",
+				script_path, luaL_typename(L, -2));
+			warnings++;
+			lua_pop(L, 1);
+			continue;
+		}
+		const char *key = lua_tostring(L, -2);
+		if (strcmp(key, "timeout") == 0) {
+			if (lua_type(L, -1) != LUA_TNUMBER || lua_tonumber(L, -1) < 0) {
+				fprintf(stderr, "moonfs: %s: 'timeout' must be a number of seconds, not a %s\n",
+					script_path, luaL_typename(L, -1));
+				errors++;
+			} else {
+				*timeout = lua_tonumber(L, -1);
+			}
+			lua_pop(L, 1);
+			continue;
+		}
+		int found = -1;
+		for (int op = 0; op < OP_COUNT; op++)
+			if (op_is_handler[op] && strcmp(op_names[op], key) == 0)
+				found = op;
+		if (found < 0) {
+			const char *guess = closest_handler(key);
+			if (guess)
+				fprintf(stderr, "moonfs: %s: unknown handler '%s' (did you mean '%s'?)\n",
+					script_path, key, guess);
+			else
+				fprintf(stderr, "moonfs: %s: unknown handler '%s'\n", script_path, key);
+			warnings++;
+			lua_pop(L, 1);
+		} else if (!lua_isfunction(L, -1)) {
+			fprintf(stderr, "moonfs: %s: handler '%s' is a %s, not a function\n", script_path,
+				key, luaL_typename(L, -1));
+			errors++;
+			lua_pop(L, 1);
+		} else {
+			new_refs[found] = luaL_ref(L, LUA_REGISTRYINDEX);
+		}
+	}
+	if (errors) {
+		for (int op = 0; op < OP_COUNT; op++)
+			luaL_unref(L, LUA_REGISTRYINDEX, new_refs[op]);
+		return -1;
+	}
+	return warnings;
+}
+
+/* Loads and runs the script; leaves its handler table on the stack. */
+static int run_script(void)
+{
+	if (luaL_loadfile(L, script_path) != 0) {
+		fprintf(stderr, "moonfs: %s\n", lua_tostring(L, -1));
+		lua_pop(L, 1);
+		return -1;
+	}
+	lua_rawgeti(L, LUA_REGISTRYINDEX, options_ref);
+	lua_rawgeti(L, LUA_REGISTRYINDEX, traceback_ref);
+	lua_insert(L, -3);
+	int rc = lua_pcall(L, 1, 1, -3);
+	lua_remove(L, rc == 0 ? -2 : -2);
+	if (rc != 0) {
+		fprintf(stderr, "moonfs: %s\n", lua_tostring(L, -1));
+		lua_pop(L, 1);
+		return -1;
+	}
+	if (!lua_istable(L, -1)) {
+		fprintf(stderr,
+			"moonfs: %s must return a table of handlers, e.g. `return { getattr = ... }`; it returned %s\n",
+			script_path, luaL_typename(L, -1));
+		lua_pop(L, 1);
+		return -1;
+	}
+	return 0;
+}
+
+int bridge_open(const char *script, const struct script_options *opts)
+{
+	script_path = strdup(script);
+	L = luaL_newstate();
+	if (!L || !script_path) {
+		fprintf(stderr, "moonfs: out of memory\n");
+		return -1;
+	}
+	luaL_openlibs(L);
+	lua_pushcfunction(L, traceback);
+	traceback_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+	for (int op = 0; op < OP_COUNT; op++)
+		handler_ref[op] = LUA_NOREF;
+	values_init(L, getuid(), getgid());
+	set_package_path(script);
+	preload("moonfs.core", luaopen_moonfs_core);
+	preload("moonfs.sys", luaopen_moonfs_sys);
+
+	lua_createtable(L, 0, opts->count);
+	for (int i = 0; i < opts->count; i++) {
+		if (opts->values[i])
+			lua_pushstring(L, opts->values[i]);
+		else
+			lua_pushboolean(L, 1);
+		lua_setfield(L, -2, opts->keys[i]);
+	}
+	options_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+
+	if (run_script() != 0)
+		return -1;
+	int warnings = read_handlers(handler_ref, &script_timeout);
+	lua_pop(L, 1);
+	return warnings;
+}
+
+/* The options table, for moonfs.options. */
+void bridge_push_options(lua_State *L)
+{
+	lua_rawgeti(L, LUA_REGISTRYINDEX, options_ref);
+}
+
+int bridge_reload(void)
+{
+	if (run_script() != 0) {
+		log_msg("reload of %s failed; the old handlers keep serving", script_path);
+		return -1;
+	}
+	int new_refs[OP_COUNT];
+	double timeout;
+	int warnings = read_handlers(new_refs, &timeout);
+	lua_pop(L, 1);
+	if (warnings < 0) {
+		log_msg("reload of %s failed; the old handlers keep serving", script_path);
+		return -1;
+	}
+	for (int op = 0; op < OP_COUNT; op++) {
+		luaL_unref(L, LUA_REGISTRYINDEX, handler_ref[op]);
+		handler_ref[op] = new_refs[op];
+	}
+	log_msg("reloaded %s", script_path);
+	return 0;
+}
+
+void bridge_close(void)
+{
+	if (L)
+		lua_close(L);
+	L = NULL;
+	free(script_path);
+	script_path = NULL;
+}
+
+int bridge_push_handler(enum op op)
+{
+	if (handler_ref[op] == LUA_NOREF)
+		return -1;
+	int base = lua_gettop(L);
+	lua_rawgeti(L, LUA_REGISTRYINDEX, traceback_ref);
+	lua_rawgeti(L, LUA_REGISTRYINDEX, handler_ref[op]);
+	return base;
+}
+
+void bridge_pop(int base)
+{
+	lua_settop(L, base);
+}
+
+int bridge_bad_result(enum op op, const char *path, const char *why)
+{
+	log_msg("handler '%s' (%s) %s; replying EIO", op_names[op], path ? path : "", why);
+	return -EIO;
+}
+
+int bridge_call(enum op op, int base, int nargs, const char *path)
+{
+	stats.lua_calls[op]++;
+	uint64_t started = trace_enabled ? trace_now() : 0;
+	int rc = lua_pcall(L, nargs, LUA_MULTRET, base + 1);
+	if (trace_enabled)
+		trace_lua_time(trace_now() - started);
+	if (rc != 0) {
+		log_msg("handler '%s' (%s) raised an error; replying EIO\n%s", op_names[op],
+			path ? path : "", lua_tostring(L, -1));
+		return -EIO;
+	}
+	int n = lua_gettop(L) - base - 1;
+	while (n > 0 && lua_isnil(L, bridge_result(base, n)))
+		n--;
+	int first = bridge_result(base, 1);
+	if (n >= 2 && (lua_isnil(L, first) || (lua_isboolean(L, first) && !lua_toboolean(L, first)))) {
+		const char *why;
+		int err = values_to_errno(L, first + 1, &why);
+		if (err)
+			return -err;
+		char msg[200];
+		snprintf(msg, sizeof msg, "failed with %.80s, which is not an errno: %s",
+			 lua_tostring(L, first + 1) ? lua_tostring(L, first + 1)
+						    : luaL_typename(L, first + 1),
+			 why);
+		return bridge_bad_result(op, path, msg);
+	}
+	return n;
+}

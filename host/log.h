@@ -1,0 +1,13 @@
+/* Where the host's messages go: stderr in the foreground, a file with
+ * -o log=FILE, syslog once daemonized without one. */
+#ifndef MOONFS_LOG_H
+#define MOONFS_LOG_H
+
+void log_open(const char *file);
+void log_daemonized(void);
+void log_msg(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* Like log_msg, but only the first time `key` is seen: for reasons that
+ * would otherwise repeat on every request. */
+void log_once(const char *key, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+#endif

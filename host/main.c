@@ -1,0 +1,367 @@
+/* moonfs: command line, mount, signals, clean unmount. */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fuse_lowlevel.h>
+#include <lauxlib.h>
+#include <luajit.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "bridge.h"
+#include "log.h"
+#include "nodes.h"
+#include "ops.h"
+#include "passthrough.h"
+#include "stats.h"
+#include "trace.h"
+#include "values.h"
+
+static const char usage[] =
+	"usage: moonfs SCRIPT MOUNTPOINT [-o opt,...] [-f] [-d] [-s] [--trace]\n"
+	"       moonfs --check SCRIPT [-o opt,...]\n"
+	"\n"
+	"Mounts a filesystem whose operations are the handlers SCRIPT returns.\n"
+	"\n"
+	"  -f             stay in the foreground (messages go to stderr)\n"
+	"  -d             debug: print every FUSE request (implies -f)\n"
+	"  -s             accepted for compatibility; the host is single-threaded\n"
+	"  --trace        one line per request: operation, path, result, time\n"
+	"  --check        load SCRIPT, check its handlers and root, do not mount\n"
+	"  -h, --help     this text\n"
+	"  -V, --version  the version\n"
+	"\n"
+	"Host options (-o):\n"
+	"  nopassthrough        serve file data in the host even where the kernel\n"
+	"                       could pass it through\n"
+	"  timeout=SECONDS      how long the kernel caches names and attributes\n"
+	"                       (default 1, or the script's `timeout`)\n"
+	"  negative_timeout=S   how long the kernel caches \"no such file\" (default 0)\n"
+	"  log=FILE             append messages to FILE\n"
+	"  trace[=FILE]         like --trace, to FILE or the log\n"
+	"  stats                log the request counters at unmount\n"
+	"FUSE mount options (-o) such as allow_other, default_permissions, ro,\n"
+	"fsname=NAME and auto_unmount go to FUSE. Every other -o key=value or flag\n"
+	"is handed to the script as a table: `local options = ...`.\n"
+	"Signals: SIGINT/SIGTERM unmount, SIGHUP reloads SCRIPT, SIGUSR1 logs counters.\n";
+
+/* Options that belong to FUSE (libfuse's mount and session options). */
+static const char *const fuse_options[] = {
+	"allow_other", "allow_root", "auto_unmount", "default_permissions", "fsname", "subtype",
+	"ro", "rw", "suid", "nosuid", "dev", "nodev", "exec", "noexec", "async", "sync",
+	"atime", "noatime", "diratime", "nodiratime", "relatime", "norelatime", "strictatime",
+	"nostrictatime", "dirsync", "lazytime", "nolazytime", "blkdev", "blksize", "max_read",
+	"context", "fscontext", "defcontext", "rootcontext", "max_readahead", "async_read",
+	"sync_read", "atomic_o_trunc", "no_remote_lock", "no_remote_flock",
+	"no_remote_posix_lock", "splice_write", "no_splice_write", "splice_move",
+	"no_splice_move", "splice_read", "no_splice_read", "auto_inval_data",
+	"no_auto_inval_data", "readdirplus", "time_gran", "max_background",
+	"congestion_threshold", "no_writeback_cache", NULL,
+};
+
+struct command_line {
+	const char *script;
+	const char *mountpoint;
+	int foreground, debug, check, passthrough, log_stats;
+	const char *log_file;
+	const char *trace_file;
+	int trace;
+	double timeout, negative_timeout;
+	char *fuse_opts;  /* comma-separated, for libfuse */
+	struct script_options script_opts;
+};
+
+static int is_fuse_option(const char *key, size_t len)
+{
+	for (int i = 0; fuse_options[i]; i++)
+		if (strlen(fuse_options[i]) == len && strncmp(fuse_options[i], key, len) == 0)
+			return 1;
+	return 0;
+}
+
+static int parse_seconds(const char *what, const char *value, double *out)
+{
+	char *end;
+	double v = value ? strtod(value, &end) : -1;
+	if (!value || *end || v < 0) {
+		fprintf(stderr, "moonfs: -o %s needs a number of seconds\n", what);
+		return -1;
+	}
+	*out = v;
+	return 0;
+}
+
+static void append_fuse_opt(struct command_line *cl, const char *opt)
+{
+	size_t old = cl->fuse_opts ? strlen(cl->fuse_opts) : 0;
+	char *s = realloc(cl->fuse_opts, old + strlen(opt) + 2);
+	if (!s)
+		abort();
+	if (old)
+		s[old++] = ',';
+	strcpy(s + old, opt);
+	cl->fuse_opts = s;
+}
+
+/* Sorts one -o item into FUSE's, the host's or the script's. */
+static int take_option(struct command_line *cl, char *item)
+{
+	if (!*item)
+		return 0;
+	char *eq = strchr(item, '=');
+	size_t key_len = eq ? (size_t)(eq - item) : strlen(item);
+	const char *value = eq ? eq + 1 : NULL;
+	if (is_fuse_option(item, key_len)) {
+		append_fuse_opt(cl, item);
+		return 0;
+	}
+	if (eq)
+		*eq = '\0';
+	if (strcmp(item, "writeback_cache") == 0) {
+		fprintf(stderr, "moonfs: -o writeback_cache is not supported: the kernel refuses it "
+				"together with passthrough\n");
+		return -1;
+	}
+	if (strcmp(item, "nopassthrough") == 0)
+		cl->passthrough = 0;
+	else if (strcmp(item, "log") == 0 && value)
+		cl->log_file = value;
+	else if (strcmp(item, "timeout") == 0)
+		return parse_seconds("timeout", value, &cl->timeout);
+	else if (strcmp(item, "negative_timeout") == 0)
+		return parse_seconds("negative_timeout", value, &cl->negative_timeout);
+	else if (strcmp(item, "trace") == 0) {
+		cl->trace = 1;
+		cl->trace_file = value;
+	} else if (strcmp(item, "stats") == 0)
+		cl->log_stats = 1;
+	else {
+		struct script_options *so = &cl->script_opts;
+		so->keys = realloc(so->keys, sizeof *so->keys * (size_t)(so->count + 1));
+		so->values = realloc(so->values, sizeof *so->values * (size_t)(so->count + 1));
+		if (!so->keys || !so->values)
+			abort();
+		so->keys[so->count] = item;
+		so->values[so->count] = value;
+		so->count++;
+	}
+	return 0;
+}
+
+static int take_option_list(struct command_line *cl, const char *list)
+{
+	char *copy = strdup(list);
+	if (!copy)
+		abort();
+	for (char *save = NULL, *item = strtok_r(copy, ",", &save); item;
+	     item = strtok_r(NULL, ",", &save))
+		if (take_option(cl, item) != 0)
+			return -1;
+	return 0; /* `copy` stays alive: keys and values point into it */
+}
+
+static int parse_command_line(int argc, char **argv, struct command_line *cl)
+{
+	memset(cl, 0, sizeof *cl);
+	cl->passthrough = 1;
+	cl->timeout = -1;
+	for (int i = 1; i < argc; i++) {
+		const char *a = argv[i];
+		if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
+			fputs(usage, stdout);
+			exit(0);
+		} else if (strcmp(a, "-V") == 0 || strcmp(a, "--version") == 0) {
+			printf("moonfs %s (libfuse %s, %s)\n", MOONFS_VERSION, fuse_pkgversion(),
+			       LUAJIT_VERSION);
+			exit(0);
+		} else if (strcmp(a, "-f") == 0) {
+			cl->foreground = 1;
+		} else if (strcmp(a, "-d") == 0) {
+			cl->debug = cl->foreground = 1;
+		} else if (strcmp(a, "-s") == 0) {
+			/* always single-threaded */
+		} else if (strcmp(a, "--trace") == 0) {
+			cl->trace = 1;
+		} else if (strcmp(a, "--check") == 0) {
+			cl->check = 1;
+		} else if (strcmp(a, "-o") == 0) {
+			if (++i == argc) {
+				fprintf(stderr, "moonfs: -o needs options\n");
+				return -1;
+			}
+			if (take_option_list(cl, argv[i]) != 0)
+				return -1;
+		} else if (strncmp(a, "-o", 2) == 0) {
+			if (take_option_list(cl, a + 2) != 0)
+				return -1;
+		} else if (a[0] == '-' && a[1]) {
+			fprintf(stderr, "moonfs: unknown option %s (see moonfs --help)\n", a);
+			return -1;
+		} else if (!cl->script) {
+			cl->script = a;
+		} else if (!cl->mountpoint) {
+			cl->mountpoint = a;
+		} else {
+			fprintf(stderr, "moonfs: unexpected argument %s (see moonfs --help)\n", a);
+			return -1;
+		}
+	}
+	if (!cl->script || (!cl->mountpoint && !cl->check)) {
+		fputs(usage, stderr);
+		return -1;
+	}
+	return 0;
+}
+
+/* --check: the script loads, its handler names are right, and its root is
+ * a directory. */
+static int check_script(const struct command_line *cl)
+{
+	int warnings = bridge_open(cl->script, &cl->script_opts);
+	if (warnings < 0)
+		return 1;
+	lua_State *L = bridge_state();
+	int problems = warnings, handlers = 0;
+	for (int op = 0; op < OP_COUNT; op++)
+		handlers += bridge_has(op);
+	int base = bridge_push_handler(OP_getattr);
+	if (base >= 0) {
+		lua_pushliteral(L, "/");
+		int rc = bridge_call(OP_getattr, base, 1, "/");
+		struct stat st;
+		const char *why = "returned nothing";
+		if (rc < 0) {
+			fprintf(stderr, "moonfs: %s: getattr(\"/\") failed with %s\n", cl->script,
+				values_errno_name(-rc));
+			problems++;
+		} else if (rc == 0 || values_to_stat(L, bridge_result(base, 1), &st, &why) != 0) {
+			fprintf(stderr, "moonfs: %s: getattr(\"/\") %s\n", cl->script, why);
+			problems++;
+		} else if (!S_ISDIR(st.st_mode)) {
+			fprintf(stderr, "moonfs: %s: getattr(\"/\") says the root is a %s, not a dir\n",
+				cl->script, values_type_name(st.st_mode));
+			problems++;
+		}
+		bridge_pop(base);
+	}
+	bridge_close();
+	if (problems) {
+		fprintf(stderr, "moonfs: %s: %d problem%s\n", cl->script, problems,
+			problems == 1 ? "" : "s");
+		return 1;
+	}
+	printf("moonfs: %s: ok, %d handler%s, root is a directory\n", cl->script, handlers,
+	       handlers == 1 ? "" : "s");
+	return 0;
+}
+
+static volatile sig_atomic_t reload_requested, stats_requested;
+
+static void on_signal(int sig)
+{
+	if (sig == SIGHUP)
+		reload_requested = 1;
+	else
+		stats_requested = 1;
+}
+
+/* Runs between requests, in the loop's thread, where Lua may be entered. */
+static void between_requests(void)
+{
+	if (stats_requested) {
+		stats_requested = 0;
+		stats_log();
+	}
+	if (reload_requested) {
+		reload_requested = 0;
+		bridge_reload();
+	}
+}
+
+static void install_handler(int sig)
+{
+	struct sigaction sa = { .sa_handler = on_signal };
+	sigemptyset(&sa.sa_mask);
+	/* no SA_RESTART: the signal must interrupt the read of /dev/fuse */
+	sigaction(sig, &sa, NULL);
+}
+
+int main(int argc, char **argv)
+{
+	struct command_line cl;
+	if (parse_command_line(argc, argv, &cl) != 0)
+		return 2;
+	if (cl.check)
+		return check_script(&cl);
+
+	struct stat mst;
+	if (stat(cl.mountpoint, &mst) != 0 || !S_ISDIR(mst.st_mode)) {
+		fprintf(stderr, "moonfs: mount point %s is not a directory\n", cl.mountpoint);
+		return 1;
+	}
+	log_open(cl.log_file);
+	if (cl.trace && trace_start(cl.trace_file) != 0) {
+		fprintf(stderr, "moonfs: cannot open trace file %s: %s\n", cl.trace_file,
+			strerror(errno));
+		return 1;
+	}
+	nodes_init();
+	if (bridge_open(cl.script, &cl.script_opts) < 0)
+		return 1;
+
+	double timeout = cl.timeout >= 0 ? cl.timeout
+			 : bridge_script_timeout() >= 0 ? bridge_script_timeout() : 1.0;
+	ops_config.entry_timeout = ops_config.attr_timeout = timeout;
+	ops_config.negative_timeout = cl.negative_timeout;
+
+	char *fuse_argv[8];
+	int fuse_argc = 0;
+	fuse_argv[fuse_argc++] = argv[0];
+	if (cl.debug)
+		fuse_argv[fuse_argc++] = "-d";
+	if (!cl.fuse_opts || !strstr(cl.fuse_opts, "fsname="))
+		append_fuse_opt(&cl, "fsname=moonfs");
+	if (!strstr(cl.fuse_opts, "subtype="))
+		append_fuse_opt(&cl, "subtype=moonfs");
+	fuse_argv[fuse_argc++] = "-o";
+	fuse_argv[fuse_argc++] = cl.fuse_opts;
+	fuse_argv[fuse_argc] = NULL;
+	struct fuse_args args = FUSE_ARGS_INIT(fuse_argc, fuse_argv);
+
+	struct fuse_session *se = fuse_session_new(&args, &moonfs_ops, sizeof moonfs_ops, NULL);
+	if (!se) {
+		bridge_close();
+		return 1;
+	}
+	int rc = 1;
+	if (fuse_set_signal_handlers(se) != 0)
+		goto out_destroy;
+	install_handler(SIGHUP);
+	install_handler(SIGUSR1);
+	passthrough_set_idle_hook(between_requests);
+	if (fuse_session_mount(se, cl.mountpoint) != 0)
+		goto out_signals;
+	if (passthrough_setup(se, cl.passthrough) != 0) {
+		fprintf(stderr, "moonfs: cannot take over the FUSE device I/O\n");
+		goto out_unmount;
+	}
+	if (fuse_daemonize(cl.foreground) != 0)
+		goto out_unmount;
+	if (!cl.foreground)
+		log_daemonized();
+
+	rc = fuse_session_loop(se) == 0 ? 0 : 1;
+	if (cl.log_stats)
+		stats_log();
+out_unmount:
+	fuse_session_unmount(se);
+out_signals:
+	fuse_remove_signal_handlers(se);
+out_destroy:
+	fuse_session_destroy(se);
+	bridge_close();
+	return rc;
+}

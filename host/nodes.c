@@ -1,0 +1,399 @@
+#include "nodes.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+struct dentry {
+	struct node *parent;
+	struct node *node;
+	struct dentry *hash_next;  /* chain in the name index */
+	struct dentry *next_alias; /* the node's other names */
+	uint64_t hash;
+	size_t len;
+	char name[];
+};
+
+static struct node root = { .nlookup = 1, .number = 1, .type = S_IFDIR };
+static uint64_t next_number = 2;
+static uint64_t next_generation = 1;
+static uint64_t live_nodes = 1;
+
+/* Two chained hash tables that double when full: names by (parent, name),
+ * nodes by the st_ino the script reported. */
+static struct dentry **name_index;
+static size_t name_buckets, name_count;
+static struct node **sino_index;
+static size_t sino_buckets, sino_count;
+
+void nodes_init(void)
+{
+	name_buckets = sino_buckets = 1024;
+	name_index = calloc(name_buckets, sizeof *name_index);
+	sino_index = calloc(sino_buckets, sizeof *sino_index);
+	if (!name_index || !sino_index)
+		abort();
+}
+
+struct node *nodes_root(void)
+{
+	return &root;
+}
+
+uint64_t nodes_count(void)
+{
+	return live_nodes;
+}
+
+static uint64_t mix(uint64_t h)
+{
+	h ^= h >> 33;
+	h *= 0xff51afd7ed558ccdULL;
+	h ^= h >> 33;
+	return h;
+}
+
+static uint64_t name_hash(const struct node *parent, const char *name, size_t len)
+{
+	uint64_t h = 0xcbf29ce484222325ULL ^ (uint64_t)(uintptr_t)parent;
+	for (size_t i = 0; i < len; i++)
+		h = (h ^ (unsigned char)name[i]) * 0x100000001b3ULL;
+	return mix(h);
+}
+
+static void name_index_grow(void)
+{
+	size_t buckets = name_buckets * 2;
+	struct dentry **index = calloc(buckets, sizeof *index);
+	if (!index)
+		return; /* longer chains, still correct */
+	for (size_t b = 0; b < name_buckets; b++) {
+		struct dentry *d = name_index[b], *next;
+		for (; d; d = next) {
+			next = d->hash_next;
+			d->hash_next = index[d->hash & (buckets - 1)];
+			index[d->hash & (buckets - 1)] = d;
+		}
+	}
+	free(name_index);
+	name_index = index;
+	name_buckets = buckets;
+}
+
+static struct dentry *find_dentry(const struct node *parent, const char *name)
+{
+	size_t len = strlen(name);
+	uint64_t hash = name_hash(parent, name, len);
+	for (struct dentry *d = name_index[hash & (name_buckets - 1)]; d; d = d->hash_next)
+		if (d->hash == hash && d->parent == parent && d->len == len &&
+		    memcmp(d->name, name, len) == 0)
+			return d;
+	return NULL;
+}
+
+static void sino_insert(struct node *n)
+{
+	if (sino_count >= sino_buckets) {
+		size_t buckets = sino_buckets * 2;
+		struct node **index = calloc(buckets, sizeof *index);
+		if (index) {
+			for (size_t b = 0; b < sino_buckets; b++) {
+				struct node *m = sino_index[b], *next;
+				for (; m; m = next) {
+					next = m->sino_next;
+					size_t at = mix(m->script_ino) & (buckets - 1);
+					m->sino_next = index[at];
+					index[at] = m;
+				}
+			}
+			free(sino_index);
+			sino_index = index;
+			sino_buckets = buckets;
+		}
+	}
+	size_t at = mix(n->script_ino) & (sino_buckets - 1);
+	n->sino_next = sino_index[at];
+	sino_index[at] = n;
+	sino_count++;
+}
+
+static void sino_remove(struct node *n)
+{
+	struct node **p = &sino_index[mix(n->script_ino) & (sino_buckets - 1)];
+	for (; *p; p = &(*p)->sino_next)
+		if (*p == n) {
+			*p = n->sino_next;
+			sino_count--;
+			return;
+		}
+}
+
+static struct node *sino_find(uint64_t script_ino, mode_t type)
+{
+	for (struct node *n = sino_index[mix(script_ino) & (sino_buckets - 1)]; n; n = n->sino_next)
+		if (n->script_ino == script_ino && n->type == type)
+			return n;
+	return NULL;
+}
+
+/* Only non-directories are indexed: directories cannot be hard-linked. */
+static int indexed_by_sino(const struct node *n)
+{
+	return n->script_ino != 0 && n->type != S_IFDIR;
+}
+
+static void maybe_free(struct node *n);
+
+/* Takes a name out of both lists. The node itself is left for the caller
+ * to free; the parent is freed here if this was all that kept it. */
+static void unlink_dentry(struct dentry *d, int remember_path)
+{
+	struct node *n = d->node, *parent = d->parent;
+	if (remember_path && n->names == d && !d->next_alias && !n->gone_path) {
+		const char *path = nodes_path(n, NULL, 1);
+		n->gone_path = strdup(path ? path : "");
+	}
+	struct dentry **p = &name_index[d->hash & (name_buckets - 1)];
+	while (*p != d)
+		p = &(*p)->hash_next;
+	*p = d->hash_next;
+	name_count--;
+	for (p = &n->names; *p != d; p = &(*p)->next_alias)
+		;
+	*p = d->next_alias;
+	free(d);
+	parent->children--;
+	maybe_free(parent);
+}
+
+static void remove_dentry(struct dentry *d)
+{
+	struct node *n = d->node;
+	unlink_dentry(d, 1);
+	maybe_free(n);
+}
+
+static void maybe_free(struct node *n)
+{
+	if (n == &root || n->nlookup > 0 || n->children > 0)
+		return;
+	while (n->names)
+		unlink_dentry(n->names, 0);
+	if (indexed_by_sino(n))
+		sino_remove(n);
+	free(n->gone_path);
+	free(n);
+	live_nodes--;
+}
+
+static void add_dentry(struct node *n, struct node *parent, const char *name)
+{
+	size_t len = strlen(name);
+	struct dentry *d = malloc(sizeof *d + len + 1);
+	if (!d)
+		abort(); /* a name we cannot record would leave paths wrong */
+	d->parent = parent;
+	d->node = n;
+	d->len = len;
+	memcpy(d->name, name, len + 1);
+	d->hash = name_hash(parent, name, len);
+	if (name_count >= name_buckets)
+		name_index_grow();
+	struct dentry **bucket = &name_index[d->hash & (name_buckets - 1)];
+	d->hash_next = *bucket;
+	*bucket = d;
+	name_count++;
+	d->next_alias = NULL;
+	struct dentry **tail = &n->names;
+	while (*tail)
+		tail = &(*tail)->next_alias;
+	*tail = d;
+	parent->children++;
+	free(n->gone_path);
+	n->gone_path = NULL;
+}
+
+static struct node *new_node(mode_t type, uint64_t script_ino)
+{
+	struct node *n = calloc(1, sizeof *n);
+	if (!n)
+		return NULL;
+	n->type = type;
+	n->number = next_number++;
+	n->generation = next_generation++;
+	n->script_ino = script_ino;
+	if (indexed_by_sino(n))
+		sino_insert(n);
+	live_nodes++;
+	return n;
+}
+
+struct node *nodes_remember(struct node *parent, const char *name, const struct stat *st)
+{
+	mode_t type = st->st_mode & S_IFMT;
+	uint64_t sino = st->st_ino;
+	struct dentry *d = find_dentry(parent, name);
+	if (d) {
+		struct node *n = d->node;
+		if (n->type == type && (sino == 0 || n->script_ino == sino || n->script_ino == 0)) {
+			if (!n->script_ino && sino) {
+				n->script_ino = sino;
+				if (indexed_by_sino(n))
+					sino_insert(n);
+			}
+			n->nlookup++;
+			return n;
+		}
+		/* The name now belongs to another object. Keep n alive while
+		 * its dentry goes, in case it is the one we reuse below. */
+		n->nlookup++;
+		remove_dentry(d);
+		n->nlookup--;
+		maybe_free(n);
+	}
+	struct node *n = NULL;
+	if (sino && type != S_IFDIR && st->st_nlink > 1)
+		n = sino_find(sino, type);
+	if (!n)
+		n = new_node(type, sino);
+	if (!n)
+		return NULL;
+	add_dentry(n, parent, name);
+	n->nlookup++;
+	return n;
+}
+
+void nodes_add_name(struct node *n, struct node *parent, const char *name)
+{
+	struct dentry *d = find_dentry(parent, name);
+	if (d && d->node == n)
+		return;
+	n->nlookup++; /* n may have no other reference while the stale name goes */
+	if (d)
+		remove_dentry(d);
+	add_dentry(n, parent, name);
+	n->nlookup--;
+}
+
+void nodes_forget(struct node *n, uint64_t count)
+{
+	n->nlookup = n->nlookup > count ? n->nlookup - count : 0;
+	maybe_free(n);
+}
+
+void nodes_unlinked(struct node *parent, const char *name)
+{
+	struct dentry *d = find_dentry(parent, name);
+	if (d)
+		remove_dentry(d);
+}
+
+/* Gives the dentry a new parent and name, keeping it first among the
+ * node's names when it was (paths are built from the first). */
+static void move_dentry(struct dentry *d, struct node *parent, const char *name)
+{
+	struct node *n = d->node;
+	int was_first = n->names == d;
+	unlink_dentry(d, 0);
+	add_dentry(n, parent, name);
+	if (was_first && n->names->next_alias) {
+		struct dentry *moved = n->names, *prev = NULL;
+		while (moved->next_alias) {
+			prev = moved;
+			moved = moved->next_alias;
+		}
+		prev->next_alias = NULL;
+		moved->next_alias = n->names;
+		n->names = moved;
+	}
+}
+
+void nodes_renamed(struct node *from_parent, const char *from_name, struct node *to_parent,
+		   const char *to_name, int exchange)
+{
+	struct dentry *from = find_dentry(from_parent, from_name);
+	struct dentry *to = find_dentry(to_parent, to_name);
+	if (exchange) {
+		struct node *from_node = from ? from->node : NULL;
+		struct node *to_node = to ? to->node : NULL;
+		/* Hold both nodes and both parents while their names are moved. */
+		if (from_node)
+			from_node->nlookup++;
+		if (to_node)
+			to_node->nlookup++;
+		from_parent->nlookup++;
+		to_parent->nlookup++;
+		if (from)
+			unlink_dentry(from, 0);
+		if (to)
+			unlink_dentry(to, 0);
+		if (from_node) {
+			add_dentry(from_node, to_parent, to_name);
+			nodes_forget(from_node, 1);
+		}
+		if (to_node) {
+			add_dentry(to_node, from_parent, from_name);
+			nodes_forget(to_node, 1);
+		}
+		nodes_forget(from_parent, 1);
+		nodes_forget(to_parent, 1);
+		return;
+	}
+	if (to && to != from)
+		remove_dentry(to);
+	if (from) {
+		to_parent->nlookup++;
+		move_dentry(from, to_parent, to_name);
+		nodes_forget(to_parent, 1);
+	}
+}
+
+/* Path buffers grow as needed; paths deeper than PATH_MAX exist when a
+ * program works below a deep directory with relative names. */
+static char *path_buf[2];
+static size_t path_cap[2];
+
+const char *nodes_path(const struct node *n, const char *name, int slot)
+{
+	size_t name_len = name ? strlen(name) + 1 : 0;
+	size_t len = name_len;
+	const struct node *top = n;
+	/* First pass: the length, stopping at the root or at a node that
+	 * has lost all its names (its last path stands in for the rest). */
+	while (top != &root && top->names) {
+		len += top->names->len + 1;
+		top = top->names->parent;
+	}
+	const char *prefix = top == &root ? "" : (top->gone_path ? top->gone_path : "");
+	size_t prefix_len = strlen(prefix);
+	len += prefix_len;
+	if (len + 2 > path_cap[slot]) {
+		size_t cap = path_cap[slot] ? path_cap[slot] : 4096;
+		while (cap < len + 2)
+			cap *= 2;
+		char *buf = realloc(path_buf[slot], cap);
+		if (!buf)
+			return NULL;
+		path_buf[slot] = buf;
+		path_cap[slot] = cap;
+	}
+	char *buf = path_buf[slot];
+	if (len == 0) {
+		buf[0] = '/';
+		buf[1] = '\0';
+		return buf;
+	}
+	buf[len] = '\0';
+	size_t at = len;
+	if (name) {
+		at -= name_len;
+		buf[at] = '/';
+		memcpy(buf + at + 1, name, name_len - 1);
+	}
+	for (const struct node *m = n; m != top; m = m->names->parent) {
+		at -= m->names->len + 1;
+		buf[at] = '/';
+		memcpy(buf + at + 1, m->names->name, m->names->len);
+	}
+	memcpy(buf, prefix, prefix_len);
+	return buf;
+}

@@ -1,0 +1,81 @@
+/* The inode table. Scripts see paths; the kernel sees node ids. A node id
+ * is the address of a struct node (as in libfuse's passthrough_ll), so
+ * finding a node costs nothing; a generation number taken from a counter
+ * keeps (id, generation) unique although addresses are reused.
+ *
+ * A node has one or more names (struct dentry); a regular file reached under
+ * two names with the same script-reported st_ino and nlink > 1 is one node,
+ * so hard links behave as on a local filesystem. Paths are built on demand
+ * from the names, so renaming a directory moves everything below it at once. */
+#ifndef MOONFS_NODES_H
+#define MOONFS_NODES_H
+
+#include <fuse_lowlevel.h>
+#include <stdint.h>
+#include <sys/stat.h>
+
+struct dentry;
+
+struct node {
+	uint64_t nlookup;       /* references the kernel holds */
+	uint64_t generation;
+	uint64_t number;        /* st_ino when the script gives none */
+	uint64_t script_ino;    /* st_ino the script reported, 0 if none */
+	mode_t type;            /* S_IFMT bits */
+	uint32_t children;      /* dentries naming this node as parent */
+	struct dentry *names;   /* paths are built from the first */
+	char *gone_path;        /* the last path, once every name is gone */
+	struct node *sino_next; /* chain in the script-ino index */
+
+	/* Open files of this node (see passthrough.c). */
+	uint32_t opens;          /* opens of any kind still unreleased */
+	uint32_t passthrough_opens;
+	uint32_t cached_opens;   /* opens served through the page cache */
+	uint32_t backing_id;     /* 0 when none is registered */
+};
+
+void nodes_init(void);
+struct node *nodes_root(void);
+
+static inline struct node *nodes_get(fuse_ino_t ino)
+{
+	return ino == FUSE_ROOT_ID ? nodes_root() : (struct node *)(uintptr_t)ino;
+}
+
+static inline fuse_ino_t nodes_id(const struct node *n)
+{
+	return n == nodes_root() ? FUSE_ROOT_ID : (fuse_ino_t)(uintptr_t)n;
+}
+
+/* The path of `n`, or of its child `name` when name is not NULL, built in
+ * one of two buffers (slot 0 or 1) so two paths can be alive at once.
+ * Returns NULL when out of memory. */
+const char *nodes_path(const struct node *n, const char *name, int slot);
+
+/* After a successful lookup or create of parent/name with attributes *st:
+ * finds or makes the node and counts one kernel reference. NULL on ENOMEM. */
+struct node *nodes_remember(struct node *parent, const char *name, const struct stat *st);
+
+/* A hard link made through the mount: parent/name now also names n. */
+void nodes_add_name(struct node *n, struct node *parent, const char *name);
+
+/* The kernel dropped `count` references. */
+void nodes_forget(struct node *n, uint64_t count);
+
+/* parent/name no longer exists. */
+void nodes_unlinked(struct node *parent, const char *name);
+
+/* A successful rename; exchange swaps the two names. */
+void nodes_renamed(struct node *from_parent, const char *from_name, struct node *to_parent,
+		   const char *to_name, int exchange);
+
+/* The st_ino to report for n given what the script said. */
+static inline ino_t nodes_st_ino(const struct node *n, ino_t script_ino)
+{
+	return script_ino ? script_ino : (ino_t)n->number;
+}
+
+/* Live nodes, for the statistics. */
+uint64_t nodes_count(void);
+
+#endif

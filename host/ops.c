@@ -1,0 +1,1368 @@
+/* One thin shim per FUSE operation: build the path, call the script's
+ * handler through the bridge, check what it returned, reply exactly once. */
+#define _GNU_SOURCE
+#include "ops.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <lauxlib.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "bridge.h"
+#include "log.h"
+#include "nodes.h"
+#include "passthrough.h"
+#include "stats.h"
+#include "trace.h"
+#include "values.h"
+
+const char *const op_names[OP_COUNT] = {
+#define OP_NAME(name, handler) #name,
+	MOONFS_OPS(OP_NAME)
+#undef OP_NAME
+};
+const unsigned char op_is_handler[OP_COUNT] = {
+#define OP_HANDLER(name, handler) handler,
+	MOONFS_OPS(OP_HANDLER)
+#undef OP_HANDLER
+};
+
+struct ops_config ops_config = { 1.0, 1.0, 0.0 };
+fuse_req_t ops_current_req;
+
+#define NAME_MAX_BYTES 255
+
+static lua_State *state(void)
+{
+	return bridge_state();
+}
+
+/* ---- the request lifecycle: begin, then exactly one reply ---- */
+
+static void begin(fuse_req_t req, enum op op)
+{
+	stats.requests[op]++;
+	ops_current_req = req;
+	if (trace_enabled)
+		trace_begin(op);
+}
+
+static void traced_path(const char *path, const char *path2)
+{
+	if (trace_enabled)
+		trace_path(path, path2);
+}
+
+static void reply_err(fuse_req_t req, int err)
+{
+	if (trace_enabled)
+		trace_end(err, NULL);
+	ops_current_req = NULL;
+	fuse_reply_err(req, err);
+}
+
+/* -errno or a count of results from the bridge, as a reply errno. */
+static int as_errno(int rc)
+{
+	return rc < 0 ? -rc : 0;
+}
+
+/* ---- paths ---- */
+
+/* Builds the path of node `n` (or of its child `name`) or replies with an
+ * error and returns NULL. */
+static const char *path_or_reply(fuse_req_t req, struct node *n, const char *name, int slot)
+{
+	if (name && strlen(name) > NAME_MAX_BYTES) {
+		reply_err(req, ENAMETOOLONG);
+		return NULL;
+	}
+	const char *path = nodes_path(n, name, slot);
+	if (!path)
+		reply_err(req, ENOMEM);
+	return path;
+}
+
+/* ---- handles ---- */
+
+static void push_handle(lua_State *L, const struct open_file *of)
+{
+	if (of && of->handle_ref != LUA_NOREF)
+		lua_rawgeti(L, LUA_REGISTRYINDEX, of->handle_ref);
+	else
+		lua_pushnil(L);
+}
+
+static struct open_file *file_of(const struct fuse_file_info *fi)
+{
+	return fi ? (struct open_file *)(uintptr_t)fi->fh : NULL;
+}
+
+static struct open_file *new_open_file(struct node *n)
+{
+	struct open_file *of = calloc(1, sizeof *of);
+	if (!of)
+		return NULL;
+	of->node = n;
+	of->fd = -1;
+	of->handle_ref = of->entries_ref = of->entry_types_ref = LUA_NOREF;
+	return of;
+}
+
+static void free_open_file(struct open_file *of)
+{
+	lua_State *L = state();
+	luaL_unref(L, LUA_REGISTRYINDEX, of->handle_ref);
+	luaL_unref(L, LUA_REGISTRYINDEX, of->entries_ref);
+	luaL_unref(L, LUA_REGISTRYINDEX, of->entry_types_ref);
+	if (of->fd >= 0)
+		close(of->fd);
+	free(of);
+}
+
+/* ---- attributes ---- */
+
+/* Calls getattr(path, fh) into *st. Returns 0 or a positive errno. Without
+ * a handler the root is a directory and nothing else exists. */
+static int get_stat(const char *path, const struct open_file *of, struct stat *st)
+{
+	lua_State *L = state();
+	int base = bridge_push_handler(OP_getattr);
+	if (base < 0) {
+		if (strcmp(path, "/") != 0)
+			return ENOENT;
+		memset(st, 0, sizeof *st);
+		st->st_mode = S_IFDIR | 0755;
+		st->st_nlink = 2;
+		st->st_uid = getuid();
+		st->st_gid = getgid();
+		return 0;
+	}
+	lua_pushstring(L, path);
+	push_handle(L, of);
+	int rc = bridge_call(OP_getattr, base, 2, path);
+	if (rc == 0)
+		rc = bridge_bad_result(OP_getattr, path,
+				       "returned nothing; return a stat table, or nil, \"ENOENT\"");
+	if (rc > 0) {
+		const char *why;
+		if (values_to_stat(L, bridge_result(base, 1), st, &why) != 0)
+			rc = bridge_bad_result(OP_getattr, path, why);
+	}
+	bridge_pop(base);
+	return rc < 0 ? -rc : 0;
+}
+
+/* The stat table a creating handler returned, else a getattr of the path. */
+static int created_stat(enum op op, int base, int nresults, const char *path,
+			const struct open_file *of, struct stat *st)
+{
+	if (nresults > 0 && lua_type(state(), bridge_result(base, 1)) == LUA_TTABLE) {
+		const char *why;
+		if (values_to_stat(state(), bridge_result(base, 1), st, &why) == 0)
+			return 0;
+		return -bridge_bad_result(op, path, why);
+	}
+	return get_stat(path, of, st);
+}
+
+static void fill_entry(struct fuse_entry_param *e, struct node *n, const struct stat *st)
+{
+	memset(e, 0, sizeof *e);
+	e->ino = nodes_id(n);
+	e->generation = n->generation;
+	e->attr = *st;
+	e->attr.st_ino = nodes_st_ino(n, st->st_ino);
+	e->attr_timeout = ops_config.attr_timeout;
+	e->entry_timeout = ops_config.entry_timeout;
+}
+
+static void reply_entry(fuse_req_t req, struct node *parent, const char *name,
+			const struct stat *st)
+{
+	struct node *n = nodes_remember(parent, name, st);
+	if (!n) {
+		reply_err(req, ENOMEM);
+		return;
+	}
+	struct fuse_entry_param e;
+	fill_entry(&e, n, st);
+	if (trace_enabled)
+		trace_end(0, "%s ino=%llu size=%lld", values_type_name(st->st_mode),
+			  (unsigned long long)e.attr.st_ino, (long long)st->st_size);
+	ops_current_req = NULL;
+	if (fuse_reply_entry(req, &e) == -ENOENT)
+		nodes_forget(n, 1); /* the request was interrupted */
+}
+
+static void reply_attr(fuse_req_t req, struct node *n, struct stat *st)
+{
+	st->st_ino = nodes_st_ino(n, st->st_ino);
+	if (trace_enabled)
+		trace_end(0, "%s mode=%o size=%lld", values_type_name(st->st_mode),
+			  st->st_mode & 07777, (long long)st->st_size);
+	ops_current_req = NULL;
+	fuse_reply_attr(req, st, ops_config.attr_timeout);
+}
+
+/* ---- lifecycle ---- */
+
+static void op_init(void *userdata, struct fuse_conn_info *conn)
+{
+	(void)userdata;
+	stats.requests[OP_init]++;
+	passthrough_init(conn);
+	/* Scripts that never implemented these must not see them. */
+	conn->want &= ~(FUSE_CAP_POSIX_LOCKS | FUSE_CAP_FLOCK_LOCKS);
+	int base = bridge_push_handler(OP_init);
+	if (base >= 0) {
+		bridge_call(OP_init, base, 0, NULL);
+		bridge_pop(base);
+	}
+}
+
+static void op_destroy(void *userdata)
+{
+	(void)userdata;
+	stats.requests[OP_destroy]++;
+	int base = bridge_push_handler(OP_destroy);
+	if (base >= 0) {
+		bridge_call(OP_destroy, base, 0, NULL);
+		bridge_pop(base);
+	}
+}
+
+/* ---- names ---- */
+
+static void op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
+{
+	begin(req, OP_lookup);
+	struct node *p = nodes_get(parent);
+	const char *path = path_or_reply(req, p, name, 0);
+	if (!path)
+		return;
+	traced_path(path, NULL);
+	struct stat st;
+	int err = get_stat(path, NULL, &st);
+	if (err == ENOENT && ops_config.negative_timeout > 0) {
+		struct fuse_entry_param e = { .ino = 0, .entry_timeout = ops_config.negative_timeout };
+		if (trace_enabled)
+			trace_end(ENOENT, NULL);
+		ops_current_req = NULL;
+		fuse_reply_entry(req, &e);
+		return;
+	}
+	if (err) {
+		reply_err(req, err);
+		return;
+	}
+	reply_entry(req, p, name, &st);
+}
+
+static void op_forget(fuse_req_t req, fuse_ino_t ino, uint64_t nlookup)
+{
+	stats.requests[OP_forget]++;
+	nodes_forget(nodes_get(ino), nlookup);
+	fuse_reply_none(req);
+}
+
+static void op_forget_multi(fuse_req_t req, size_t count, struct fuse_forget_data *forgets)
+{
+	stats.requests[OP_forget]++;
+	for (size_t i = 0; i < count; i++)
+		nodes_forget(nodes_get(forgets[i].ino), forgets[i].nlookup);
+	fuse_reply_none(req);
+}
+
+static void op_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	begin(req, OP_getattr);
+	struct node *n = nodes_get(ino);
+	const char *path = path_or_reply(req, n, NULL, 0);
+	if (!path)
+		return;
+	traced_path(path, NULL);
+	struct stat st;
+	int err = get_stat(path, file_of(fi), &st);
+	if (err)
+		reply_err(req, err);
+	else
+		reply_attr(req, n, &st);
+}
+
+static void push_time_change(lua_State *L, int valid, int set_bit, int now_bit,
+			     const struct timespec *ts, const char *field)
+{
+	if (valid & now_bit) {
+		lua_pushliteral(L, "now");
+	} else if (valid & set_bit) {
+		if (ts->tv_nsec == UTIME_NOW)
+			lua_pushliteral(L, "now");
+		else
+			values_push_timespec(L, ts);
+	} else {
+		return;
+	}
+	lua_setfield(L, -2, field);
+}
+
+static void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int valid,
+		       struct fuse_file_info *fi)
+{
+	begin(req, OP_setattr);
+	struct node *n = nodes_get(ino);
+	const char *path = path_or_reply(req, n, NULL, 0);
+	if (!path)
+		return;
+	traced_path(path, NULL);
+	lua_State *L = state();
+	int base = bridge_push_handler(OP_setattr);
+	if (base < 0) {
+		reply_err(req, ENOSYS);
+		return;
+	}
+	struct open_file *of = file_of(fi);
+	lua_pushstring(L, path);
+	lua_createtable(L, 0, 4);
+	if (valid & FUSE_SET_ATTR_MODE) {
+		lua_pushinteger(L, attr->st_mode & 07777);
+		lua_setfield(L, -2, "mode");
+	}
+	if (valid & FUSE_SET_ATTR_UID) {
+		lua_pushinteger(L, attr->st_uid);
+		lua_setfield(L, -2, "uid");
+	}
+	if (valid & FUSE_SET_ATTR_GID) {
+		lua_pushinteger(L, attr->st_gid);
+		lua_setfield(L, -2, "gid");
+	}
+	if (valid & FUSE_SET_ATTR_SIZE) {
+		lua_pushnumber(L, (lua_Number)attr->st_size);
+		lua_setfield(L, -2, "size");
+	}
+	push_time_change(L, valid, FUSE_SET_ATTR_ATIME, FUSE_SET_ATTR_ATIME_NOW, &attr->st_atim,
+			 "atime");
+	push_time_change(L, valid, FUSE_SET_ATTR_MTIME, FUSE_SET_ATTR_MTIME_NOW, &attr->st_mtim,
+			 "mtime");
+	if (trace_enabled)
+		trace_args("valid=0x%x", valid);
+	push_handle(L, of);
+	int rc = bridge_call(OP_setattr, base, 3, path);
+	struct stat st;
+	if (rc >= 0)
+		rc = -created_stat(OP_setattr, base, rc, path, of, &st);
+	bridge_pop(base);
+	if (rc < 0)
+		reply_err(req, -rc);
+	else
+		reply_attr(req, n, &st);
+}
+
+static void op_readlink(fuse_req_t req, fuse_ino_t ino)
+{
+	begin(req, OP_readlink);
+	const char *path = path_or_reply(req, nodes_get(ino), NULL, 0);
+	if (!path)
+		return;
+	traced_path(path, NULL);
+	lua_State *L = state();
+	int base = bridge_push_handler(OP_readlink);
+	if (base < 0) {
+		reply_err(req, ENOSYS);
+		return;
+	}
+	lua_pushstring(L, path);
+	int rc = bridge_call(OP_readlink, base, 1, path);
+	size_t len = 0;
+	const char *target = NULL;
+	if (rc >= 0) {
+		if (rc == 0 || lua_type(L, bridge_result(base, 1)) != LUA_TSTRING)
+			rc = bridge_bad_result(OP_readlink, path, "must return the target as a string");
+		else if ((target = lua_tolstring(L, bridge_result(base, 1), &len)),
+			 len == 0 || memchr(target, '\0', len))
+			rc = bridge_bad_result(OP_readlink, path,
+					       "returned an empty target or one with a NUL byte");
+	}
+	if (rc < 0) {
+		bridge_pop(base);
+		reply_err(req, -rc);
+		return;
+	}
+	if (trace_enabled)
+		trace_end(0, "\"%.100s\"", target);
+	ops_current_req = NULL;
+	fuse_reply_readlink(req, target);
+	bridge_pop(base);
+}
+
+/* mknod, mkdir, symlink and link: call the handler, then reply with the
+ * entry of the new name. The handler's arguments are already pushed. */
+static void finish_new_entry(fuse_req_t req, enum op op, int base, int nargs,
+			     struct node *parent, const char *name, const char *path)
+{
+	int rc = bridge_call(op, base, nargs, path);
+	struct stat st;
+	if (rc >= 0)
+		rc = -created_stat(op, base, rc, path, NULL, &st);
+	bridge_pop(base);
+	if (rc < 0)
+		reply_err(req, -rc);
+	else
+		reply_entry(req, parent, name, &st);
+}
+
+static void op_mknod(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode,
+		     dev_t rdev)
+{
+	begin(req, OP_mknod);
+	struct node *p = nodes_get(parent);
+	const char *path = path_or_reply(req, p, name, 0);
+	if (!path)
+		return;
+	traced_path(path, NULL);
+	if (trace_enabled)
+		trace_args("mode=%o", mode);
+	lua_State *L = state();
+	int base = bridge_push_handler(OP_mknod);
+	if (base < 0) {
+		reply_err(req, ENOSYS);
+		return;
+	}
+	lua_pushstring(L, path);
+	lua_pushinteger(L, mode);
+	lua_pushnumber(L, (lua_Number)rdev);
+	finish_new_entry(req, OP_mknod, base, 3, p, name, path);
+}
+
+static void op_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode)
+{
+	begin(req, OP_mkdir);
+	struct node *p = nodes_get(parent);
+	const char *path = path_or_reply(req, p, name, 0);
+	if (!path)
+		return;
+	traced_path(path, NULL);
+	if (trace_enabled)
+		trace_args("mode=%o", mode);
+	lua_State *L = state();
+	int base = bridge_push_handler(OP_mkdir);
+	if (base < 0) {
+		reply_err(req, ENOSYS);
+		return;
+	}
+	lua_pushstring(L, path);
+	lua_pushinteger(L, mode & 07777);
+	finish_new_entry(req, OP_mkdir, base, 2, p, name, path);
+}
+
+static void op_symlink(fuse_req_t req, const char *target, fuse_ino_t parent, const char *name)
+{
+	begin(req, OP_symlink);
+	struct node *p = nodes_get(parent);
+	const char *path = path_or_reply(req, p, name, 0);
+	if (!path)
+		return;
+	traced_path(path, NULL);
+	if (trace_enabled)
+		trace_args("target=\"%.100s\"", target);
+	lua_State *L = state();
+	int base = bridge_push_handler(OP_symlink);
+	if (base < 0) {
+		reply_err(req, ENOSYS);
+		return;
+	}
+	lua_pushstring(L, target);
+	lua_pushstring(L, path);
+	finish_new_entry(req, OP_symlink, base, 2, p, name, path);
+}
+
+static void op_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent, const char *newname)
+{
+	begin(req, OP_link);
+	struct node *n = nodes_get(ino), *p = nodes_get(newparent);
+	const char *from = path_or_reply(req, n, NULL, 0);
+	const char *to = from ? path_or_reply(req, p, newname, 1) : NULL;
+	if (!to)
+		return;
+	traced_path(from, to);
+	lua_State *L = state();
+	int base = bridge_push_handler(OP_link);
+	if (base < 0) {
+		reply_err(req, ENOSYS);
+		return;
+	}
+	lua_pushstring(L, from);
+	lua_pushstring(L, to);
+	int rc = bridge_call(OP_link, base, 2, to);
+	struct stat st;
+	if (rc >= 0)
+		rc = -created_stat(OP_link, base, rc, to, NULL, &st);
+	bridge_pop(base);
+	if (rc < 0) {
+		reply_err(req, -rc);
+		return;
+	}
+	/* The new name is the same inode, whatever the script reports. */
+	nodes_add_name(n, p, newname);
+	reply_entry(req, p, newname, &st);
+}
+
+static void remove_name(fuse_req_t req, enum op op, fuse_ino_t parent, const char *name)
+{
+	begin(req, op);
+	struct node *p = nodes_get(parent);
+	const char *path = path_or_reply(req, p, name, 0);
+	if (!path)
+		return;
+	traced_path(path, NULL);
+	lua_State *L = state();
+	int base = bridge_push_handler(op);
+	if (base < 0) {
+		reply_err(req, ENOSYS);
+		return;
+	}
+	lua_pushstring(L, path);
+	int rc = bridge_call(op, base, 1, path);
+	bridge_pop(base);
+	if (rc >= 0)
+		nodes_unlinked(p, name);
+	reply_err(req, as_errno(rc));
+}
+
+static void op_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
+{
+	remove_name(req, OP_unlink, parent, name);
+}
+
+static void op_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
+{
+	remove_name(req, OP_rmdir, parent, name);
+}
+
+static void op_rename(fuse_req_t req, fuse_ino_t parent, const char *name, fuse_ino_t newparent,
+		      const char *newname, unsigned int flags)
+{
+	begin(req, OP_rename);
+	struct node *p = nodes_get(parent), *np = nodes_get(newparent);
+	const char *from = path_or_reply(req, p, name, 0);
+	const char *to = from ? path_or_reply(req, np, newname, 1) : NULL;
+	if (!to)
+		return;
+	traced_path(from, to);
+	if (trace_enabled && flags)
+		trace_args("flags=%u", flags);
+	if (flags & ~(unsigned)(RENAME_NOREPLACE | RENAME_EXCHANGE)) {
+		reply_err(req, EINVAL);
+		return;
+	}
+	lua_State *L = state();
+	int base = bridge_push_handler(OP_rename);
+	if (base < 0) {
+		reply_err(req, ENOSYS);
+		return;
+	}
+	lua_pushstring(L, from);
+	lua_pushstring(L, to);
+	lua_pushinteger(L, flags);
+	int rc = bridge_call(OP_rename, base, 3, from);
+	bridge_pop(base);
+	if (rc >= 0)
+		nodes_renamed(p, name, np, newname, (flags & RENAME_EXCHANGE) != 0);
+	reply_err(req, as_errno(rc));
+}
+
+/* ---- files ---- */
+
+/* Reads what open/create returned (results start at base+1) into `of`:
+ * an integer is an fd the host takes over, anything else a handle.
+ * Returns 0 or a positive errno; *direct_io is set from the options. */
+static int take_open_result(enum op op, int base, int nresults, const char *path, int flags,
+			    struct open_file *of, int *direct_io, struct fuse_file_info *fi)
+{
+	lua_State *L = state();
+	*direct_io = 0;
+	if (nresults == 0)
+		return 0;
+	int value = bridge_result(base, 1);
+	if (nresults >= 2) {
+		int opts = bridge_result(base, 2);
+		if (lua_type(L, opts) != LUA_TTABLE)
+			return -bridge_bad_result(op, path,
+						  "returned a second value that is not an options table");
+		lua_getfield(L, opts, "direct_io");
+		*direct_io = lua_toboolean(L, -1);
+		lua_getfield(L, opts, "keep_cache");
+		fi->keep_cache = lua_toboolean(L, -1);
+		lua_getfield(L, opts, "nonseekable");
+		fi->nonseekable = lua_toboolean(L, -1);
+		lua_pop(L, 3);
+	}
+	if (lua_type(L, value) == LUA_TNUMBER) {
+		lua_Number num = lua_tonumber(L, value);
+		int fd = (int)num;
+		if ((lua_Number)fd != num || fd < 0)
+			return -bridge_bad_result(op, path, "returned a number that is not a valid fd");
+		int fl = fcntl(fd, F_GETFL);
+		if (fl < 0)
+			return -bridge_bad_result(op, path, "returned an fd that is not open");
+		struct stat st;
+		if (fstat(fd, &st) == 0 && S_ISDIR(st.st_mode)) {
+			close(fd);
+			return -bridge_bad_result(op, path, "returned an fd of a directory");
+		}
+		int want = flags & O_ACCMODE, have = fl & O_ACCMODE;
+		if ((want != O_RDONLY && have == O_RDONLY) || (want != O_WRONLY && have == O_WRONLY)) {
+			close(fd);
+			return -bridge_bad_result(op, path,
+						  "returned an fd without the access mode the caller asked for");
+		}
+		of->fd = fd;
+	}
+	lua_pushvalue(L, value);
+	of->handle_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+	return 0;
+}
+
+static void finish_open(fuse_req_t req, struct open_file *of, struct fuse_file_info *fi,
+			int direct_io, const struct fuse_entry_param *e)
+{
+	passthrough_open(of, fi, direct_io);
+	fi->fh = (uintptr_t)of;
+	if (trace_enabled)
+		trace_end(0, "%s%s", of->fd >= 0 ? "fd " : "handle",
+			  of->passthrough ? "passthrough" : of->fd >= 0 ? "served by host" : "");
+	ops_current_req = NULL;
+	int rc = e ? passthrough_reply_create(req, e, of, fi) : passthrough_reply_open(req, of, fi);
+	if (rc == -ENOENT) {
+		/* Interrupted: the kernel will never release this open. */
+		passthrough_open_failed(of);
+		if (e)
+			nodes_forget(of->node, 1);
+		free_open_file(of);
+	}
+}
+
+static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	begin(req, OP_open);
+	struct node *n = nodes_get(ino);
+	const char *path = path_or_reply(req, n, NULL, 0);
+	if (!path)
+		return;
+	traced_path(path, NULL);
+	if (trace_enabled)
+		trace_args("flags=0%o", fi->flags);
+	struct open_file *of = new_open_file(n);
+	if (!of) {
+		reply_err(req, ENOMEM);
+		return;
+	}
+	lua_State *L = state();
+	int direct_io = 0;
+	int base = bridge_push_handler(OP_open);
+	if (base >= 0) {
+		lua_pushstring(L, path);
+		lua_pushinteger(L, fi->flags);
+		int rc = bridge_call(OP_open, base, 2, path);
+		if (rc >= 0)
+			rc = -take_open_result(OP_open, base, rc, path, fi->flags, of, &direct_io, fi);
+		bridge_pop(base);
+		if (rc < 0) {
+			free_open_file(of);
+			reply_err(req, -rc);
+			return;
+		}
+	} else if ((fi->flags & O_ACCMODE) != O_RDONLY && !bridge_has(OP_write)) {
+		/* Nothing could take the data: say so at open, not at write. */
+		free_open_file(of);
+		reply_err(req, EROFS);
+		return;
+	}
+	finish_open(req, of, fi, direct_io, NULL);
+}
+
+static void op_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode,
+		      struct fuse_file_info *fi)
+{
+	begin(req, OP_create);
+	struct node *p = nodes_get(parent);
+	const char *path = path_or_reply(req, p, name, 0);
+	if (!path)
+		return;
+	traced_path(path, NULL);
+	if (trace_enabled)
+		trace_args("mode=%o flags=0%o", mode, fi->flags);
+	lua_State *L = state();
+	int base = bridge_push_handler(OP_create);
+	if (base < 0) {
+		reply_err(req, ENOSYS); /* the kernel falls back to mknod + open */
+		return;
+	}
+	struct open_file *of = new_open_file(NULL);
+	if (!of) {
+		bridge_pop(base);
+		reply_err(req, ENOMEM);
+		return;
+	}
+	lua_pushstring(L, path);
+	lua_pushinteger(L, mode);
+	lua_pushinteger(L, fi->flags);
+	int direct_io = 0;
+	int rc = bridge_call(OP_create, base, 3, path);
+	if (rc >= 0)
+		rc = -take_open_result(OP_create, base, rc, path, fi->flags, of, &direct_io, fi);
+	bridge_pop(base);
+	struct stat st;
+	if (rc >= 0)
+		rc = -get_stat(path, of, &st);
+	if (rc < 0) {
+		free_open_file(of);
+		reply_err(req, -rc);
+		return;
+	}
+	of->node = nodes_remember(p, name, &st);
+	if (!of->node) {
+		free_open_file(of);
+		reply_err(req, ENOMEM);
+		return;
+	}
+	struct fuse_entry_param e;
+	fill_entry(&e, of->node, &st);
+	finish_open(req, of, fi, direct_io, &e);
+}
+
+static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+		    struct fuse_file_info *fi)
+{
+	begin(req, OP_read);
+	struct open_file *of = file_of(fi);
+	if (of->fd >= 0) {
+		if (trace_enabled) {
+			trace_path(nodes_path(of->node, NULL, 0), NULL);
+			trace_end(0, "served by host from fd %d, %zu bytes at %lld", of->fd, size,
+				  (long long)off);
+		}
+		ops_current_req = NULL;
+		passthrough_read(req, of, size, off);
+		return;
+	}
+	const char *path = path_or_reply(req, nodes_get(ino), NULL, 0);
+	if (!path)
+		return;
+	traced_path(path, NULL);
+	if (trace_enabled)
+		trace_args("size=%zu offset=%lld", size, (long long)off);
+	lua_State *L = state();
+	int base = bridge_push_handler(OP_read);
+	if (base < 0) {
+		reply_err(req, ENOSYS);
+		return;
+	}
+	lua_pushstring(L, path);
+	lua_pushnumber(L, (lua_Number)size);
+	lua_pushnumber(L, (lua_Number)off);
+	push_handle(L, of);
+	int rc = bridge_call(OP_read, base, 4, path);
+	size_t len = 0;
+	const char *data = "";
+	if (rc > 0) {
+		if (lua_type(L, bridge_result(base, 1)) != LUA_TSTRING)
+			rc = bridge_bad_result(OP_read, path, "must return a string");
+		else if ((data = lua_tolstring(L, bridge_result(base, 1), &len)), len > size)
+			rc = bridge_bad_result(OP_read, path,
+					       "returned more bytes than were asked for (use offset and size)");
+	}
+	if (rc < 0) {
+		bridge_pop(base);
+		reply_err(req, -rc);
+		return;
+	}
+	if (trace_enabled)
+		trace_end(0, "%zu bytes", len);
+	ops_current_req = NULL;
+	fuse_reply_buf(req, data, len);
+	bridge_pop(base);
+}
+
+static void op_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size, off_t off,
+		     struct fuse_file_info *fi)
+{
+	begin(req, OP_write);
+	struct open_file *of = file_of(fi);
+	if (of->fd >= 0) {
+		if (trace_enabled) {
+			trace_path(nodes_path(of->node, NULL, 0), NULL);
+			trace_end(0, "served by host to fd %d, %zu bytes at %lld", of->fd, size,
+				  (long long)off);
+		}
+		ops_current_req = NULL;
+		passthrough_write(req, of, buf, size, off);
+		return;
+	}
+	const char *path = path_or_reply(req, nodes_get(ino), NULL, 0);
+	if (!path)
+		return;
+	traced_path(path, NULL);
+	if (trace_enabled)
+		trace_args("size=%zu offset=%lld", size, (long long)off);
+	lua_State *L = state();
+	int base = bridge_push_handler(OP_write);
+	if (base < 0) {
+		reply_err(req, ENOSYS);
+		return;
+	}
+	lua_pushstring(L, path);
+	lua_pushlstring(L, buf, size);
+	lua_pushnumber(L, (lua_Number)off);
+	push_handle(L, of);
+	int rc = bridge_call(OP_write, base, 4, path);
+	size_t written = size;
+	if (rc > 0) {
+		lua_Number n = lua_tonumber(L, bridge_result(base, 1));
+		if (lua_type(L, bridge_result(base, 1)) != LUA_TNUMBER || n < 0 || n > (lua_Number)size)
+			rc = bridge_bad_result(OP_write, path,
+					       "must return the number of bytes written (0 to the size given)");
+		else
+			written = (size_t)n;
+	}
+	bridge_pop(base);
+	if (rc < 0) {
+		reply_err(req, -rc);
+		return;
+	}
+	if (trace_enabled)
+		trace_end(0, "%zu bytes", written);
+	ops_current_req = NULL;
+	fuse_reply_write(req, written);
+}
+
+/* flush, release, fsync, releasedir, fsyncdir: handler(path, [datasync,] fh).
+ * Returns a negative errno, or >= 0 (also when there is no handler). */
+static int call_with_handle(enum op op, struct node *n, struct open_file *of, int datasync,
+			    int with_datasync, int *had_handler)
+{
+	const char *path = nodes_path(n, NULL, 0);
+	*had_handler = 0;
+	if (!path)
+		return -ENOMEM;
+	traced_path(path, NULL);
+	lua_State *L = state();
+	int base = bridge_push_handler(op);
+	if (base < 0)
+		return 0;
+	*had_handler = 1;
+	lua_pushstring(L, path);
+	if (with_datasync)
+		lua_pushboolean(L, datasync);
+	push_handle(L, of);
+	int rc = bridge_call(op, base, with_datasync ? 3 : 2, path);
+	bridge_pop(base);
+	return rc;
+}
+
+static void op_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	begin(req, OP_flush);
+	int had;
+	int rc = call_with_handle(OP_flush, nodes_get(ino), file_of(fi), 0, 0, &had);
+	reply_err(req, as_errno(rc));
+}
+
+static void op_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	begin(req, OP_release);
+	struct open_file *of = file_of(fi);
+	int had;
+	int rc = call_with_handle(OP_release, nodes_get(ino), of, 0, 0, &had);
+	if (rc < 0 && rc != -EIO)
+		log_msg("handler 'release' failed with %s; the kernel ignores release errors",
+			values_errno_name(-rc));
+	passthrough_release(of);
+	free_open_file(of);
+	reply_err(req, 0);
+}
+
+static void op_fsync(fuse_req_t req, fuse_ino_t ino, int datasync, struct fuse_file_info *fi)
+{
+	begin(req, OP_fsync);
+	struct open_file *of = file_of(fi);
+	int had;
+	int rc = call_with_handle(OP_fsync, nodes_get(ino), of, datasync, 1, &had);
+	if (!had && of->fd >= 0 && (datasync ? fdatasync(of->fd) : fsync(of->fd)) != 0)
+		rc = -errno;
+	reply_err(req, as_errno(rc));
+}
+
+static void op_fallocate(fuse_req_t req, fuse_ino_t ino, int mode, off_t offset, off_t length,
+			 struct fuse_file_info *fi)
+{
+	begin(req, OP_fallocate);
+	struct open_file *of = file_of(fi);
+	struct node *n = nodes_get(ino);
+	lua_State *L = state();
+	int base = bridge_push_handler(OP_fallocate);
+	if (base < 0) {
+		int err = ENOSYS;
+		if (of && of->fd >= 0)
+			err = fallocate(of->fd, mode, offset, length) == 0 ? 0 : errno;
+		reply_err(req, err);
+		return;
+	}
+	const char *path = nodes_path(n, NULL, 0);
+	traced_path(path, NULL);
+	lua_pushstring(L, path);
+	lua_pushinteger(L, mode);
+	lua_pushnumber(L, (lua_Number)offset);
+	lua_pushnumber(L, (lua_Number)length);
+	push_handle(L, of);
+	int rc = bridge_call(OP_fallocate, base, 5, path);
+	bridge_pop(base);
+	reply_err(req, as_errno(rc));
+}
+
+/* ---- directories ---- */
+
+static void op_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	begin(req, OP_opendir);
+	struct node *n = nodes_get(ino);
+	const char *path = path_or_reply(req, n, NULL, 0);
+	if (!path)
+		return;
+	traced_path(path, NULL);
+	struct open_file *of = new_open_file(n);
+	if (!of) {
+		reply_err(req, ENOMEM);
+		return;
+	}
+	lua_State *L = state();
+	int base = bridge_push_handler(OP_opendir);
+	if (base >= 0) {
+		lua_pushstring(L, path);
+		int rc = bridge_call(OP_opendir, base, 1, path);
+		if (rc > 0) {
+			lua_pushvalue(L, bridge_result(base, 1));
+			of->handle_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+		}
+		bridge_pop(base);
+		if (rc < 0) {
+			free_open_file(of);
+			reply_err(req, -rc);
+			return;
+		}
+	}
+	fi->fh = (uintptr_t)of;
+	if (trace_enabled)
+		trace_end(0, NULL);
+	ops_current_req = NULL;
+	if (fuse_reply_open(req, fi) == -ENOENT)
+		free_open_file(of);
+}
+
+/* Asks the script for the directory's names, for a new pass (offset 0). */
+static int load_entries(struct open_file *of, const char *path)
+{
+	lua_State *L = state();
+	luaL_unref(L, LUA_REGISTRYINDEX, of->entries_ref);
+	luaL_unref(L, LUA_REGISTRYINDEX, of->entry_types_ref);
+	of->entries_ref = of->entry_types_ref = LUA_NOREF;
+	of->entry_count = 0;
+	int base = bridge_push_handler(OP_readdir);
+	if (base < 0)
+		return ENOSYS;
+	lua_pushstring(L, path);
+	push_handle(L, of);
+	int rc = bridge_call(OP_readdir, base, 2, path);
+	if (rc >= 0 && (rc == 0 || lua_type(L, bridge_result(base, 1)) != LUA_TTABLE))
+		rc = bridge_bad_result(OP_readdir, path,
+				       "must return an array of names (or of {name = ...} tables)");
+	if (rc >= 2 && lua_type(L, bridge_result(base, 2)) != LUA_TTABLE)
+		rc = bridge_bad_result(OP_readdir, path,
+				       "returned a second value that is not an array of types");
+	if (rc > 0) {
+		of->entry_count = (uint32_t)lua_objlen(L, bridge_result(base, 1));
+		lua_pushvalue(L, bridge_result(base, 1));
+		of->entries_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+		if (rc >= 2) {
+			lua_pushvalue(L, bridge_result(base, 2));
+			of->entry_types_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+		}
+	}
+	bridge_pop(base);
+	return as_errno(rc);
+}
+
+static mode_t entry_type(lua_State *L, int idx)
+{
+	if (lua_type(L, idx) == LUA_TSTRING)
+		return values_type_bits(lua_tostring(L, idx));
+	return 0;
+}
+
+/* A d_ino for names the script gave no ino for: stable and non-zero. */
+static ino_t name_ino(const char *name)
+{
+	uint64_t h = 0xcbf29ce484222325ULL;
+	for (; *name; name++)
+		h = (h ^ (unsigned char)*name) * 0x100000001b3ULL;
+	return (ino_t)((h >> 1) | 1);
+}
+
+static void op_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+		       struct fuse_file_info *fi)
+{
+	begin(req, OP_readdir);
+	struct open_file *of = file_of(fi);
+	struct node *n = nodes_get(ino);
+	const char *path = path_or_reply(req, n, NULL, 0);
+	if (!path)
+		return;
+	traced_path(path, NULL);
+	if (off == 0 || of->entries_ref == LUA_NOREF) {
+		int err = load_entries(of, path);
+		if (err) {
+			reply_err(req, err);
+			return;
+		}
+	}
+	lua_State *L = state();
+	char *buf = malloc(size);
+	if (!buf) {
+		reply_err(req, ENOMEM);
+		return;
+	}
+	int top = lua_gettop(L);
+	lua_rawgeti(L, LUA_REGISTRYINDEX, of->entries_ref);
+	lua_rawgeti(L, LUA_REGISTRYINDEX, of->entry_types_ref);
+	int entries = top + 1, types = top + 2;
+	size_t used = 0;
+	/* Offsets: 1 after ".", 2 after "..", k + 2 after the script's k-th. */
+	for (off_t i = off; i < (off_t)of->entry_count + 2; i++) {
+		struct stat st = { 0 };
+		const char *name;
+		if (i == 0) {
+			name = ".";
+			st.st_ino = n->number;
+			st.st_mode = S_IFDIR;
+		} else if (i == 1) {
+			name = "..";
+			st.st_ino = 1;
+			st.st_mode = S_IFDIR;
+		} else {
+			lua_rawgeti(L, entries, (int)(i - 1));
+			int item = lua_gettop(L);
+			if (lua_type(L, item) == LUA_TTABLE) {
+				lua_getfield(L, item, "name");
+				lua_getfield(L, item, "type");
+				st.st_mode = entry_type(L, -1);
+				lua_getfield(L, item, "ino");
+				st.st_ino = (ino_t)lua_tonumber(L, -1);
+				lua_pop(L, 2);
+			} else if (!lua_isnil(L, types)) {
+				lua_rawgeti(L, types, (int)(i - 1));
+				st.st_mode = entry_type(L, -1);
+				lua_pop(L, 1);
+			}
+			name = lua_tostring(L, -1);
+			if (!name || !*name || strchr(name, '/') || strlen(name) > NAME_MAX_BYTES) {
+				char why[120];
+				snprintf(why, sizeof why, "returned an unusable name at index %lld (%s)",
+					 (long long)(i - 1),
+					 !name ? "not a string" : !*name ? "empty" :
+					 strchr(name, '/') ? "contains '/'" : "longer than 255 bytes");
+				log_once("readdir-name", "handler 'readdir' (%s) %s; skipping such names",
+					 path, why);
+				lua_settop(L, types);
+				continue;
+			}
+			if (strcmp(name, ".") == 0 || strcmp(name, "..") == 0) {
+				lua_settop(L, types);
+				continue;
+			}
+			if (!st.st_ino)
+				st.st_ino = name_ino(name);
+		}
+		size_t need = fuse_add_direntry(req, buf + used, size - used, name, &st, i + 1);
+		lua_settop(L, types);
+		if (need > size - used)
+			break;
+		used += need;
+	}
+	lua_settop(L, top);
+	if (trace_enabled)
+		trace_end(0, "%zu bytes from offset %lld of %u names", used, (long long)off,
+			  of->entry_count);
+	ops_current_req = NULL;
+	fuse_reply_buf(req, buf, used);
+	free(buf);
+}
+
+static void op_releasedir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	begin(req, OP_releasedir);
+	struct open_file *of = file_of(fi);
+	int had;
+	call_with_handle(OP_releasedir, nodes_get(ino), of, 0, 0, &had);
+	free_open_file(of);
+	reply_err(req, 0);
+}
+
+static void op_fsyncdir(fuse_req_t req, fuse_ino_t ino, int datasync, struct fuse_file_info *fi)
+{
+	begin(req, OP_fsyncdir);
+	int had;
+	int rc = call_with_handle(OP_fsyncdir, nodes_get(ino), file_of(fi), datasync, 1, &had);
+	reply_err(req, as_errno(rc));
+}
+
+/* ---- the rest ---- */
+
+static unsigned long get_ulong_field(lua_State *L, int idx, const char *field, unsigned long dflt)
+{
+	lua_getfield(L, idx, field);
+	unsigned long v = lua_type(L, -1) == LUA_TNUMBER ? (unsigned long)lua_tonumber(L, -1) : dflt;
+	lua_pop(L, 1);
+	return v;
+}
+
+static void op_statfs(fuse_req_t req, fuse_ino_t ino)
+{
+	begin(req, OP_statfs);
+	const char *path = path_or_reply(req, nodes_get(ino), NULL, 0);
+	if (!path)
+		return;
+	traced_path(path, NULL);
+	struct statvfs sv = { .f_bsize = 4096, .f_frsize = 4096, .f_namemax = NAME_MAX_BYTES };
+	lua_State *L = state();
+	int base = bridge_push_handler(OP_statfs);
+	if (base >= 0) {
+		lua_pushstring(L, path);
+		int rc = bridge_call(OP_statfs, base, 1, path);
+		if (rc >= 0 && (rc == 0 || lua_type(L, bridge_result(base, 1)) != LUA_TTABLE))
+			rc = bridge_bad_result(OP_statfs, path, "must return a table such as {blocks = ...}");
+		if (rc < 0) {
+			bridge_pop(base);
+			reply_err(req, -rc);
+			return;
+		}
+		int t = bridge_result(base, 1);
+		sv.f_bsize = get_ulong_field(L, t, "bsize", 4096);
+		sv.f_frsize = get_ulong_field(L, t, "frsize", sv.f_bsize);
+		sv.f_blocks = get_ulong_field(L, t, "blocks", 0);
+		sv.f_bfree = get_ulong_field(L, t, "bfree", 0);
+		sv.f_bavail = get_ulong_field(L, t, "bavail", sv.f_bfree);
+		sv.f_files = get_ulong_field(L, t, "files", 0);
+		sv.f_ffree = get_ulong_field(L, t, "ffree", 0);
+		sv.f_favail = get_ulong_field(L, t, "favail", sv.f_ffree);
+		sv.f_namemax = get_ulong_field(L, t, "namemax", NAME_MAX_BYTES);
+		bridge_pop(base);
+	}
+	if (trace_enabled)
+		trace_end(0, "blocks=%lu bfree=%lu", (unsigned long)sv.f_blocks,
+			  (unsigned long)sv.f_bfree);
+	ops_current_req = NULL;
+	fuse_reply_statfs(req, &sv);
+}
+
+/* Replies to getxattr/listxattr with a value of `len` bytes: its size when
+ * the caller probes with size 0, ERANGE when it does not fit. */
+static void reply_xattr_value(fuse_req_t req, const char *data, size_t len, size_t size)
+{
+	if (size == 0) {
+		if (trace_enabled)
+			trace_end(0, "size %zu", len);
+		ops_current_req = NULL;
+		fuse_reply_xattr(req, len);
+	} else if (len > size) {
+		reply_err(req, ERANGE);
+	} else {
+		if (trace_enabled)
+			trace_end(0, "%zu bytes", len);
+		ops_current_req = NULL;
+		fuse_reply_buf(req, data, len);
+	}
+}
+
+static void op_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name, const char *value,
+			size_t size, int flags)
+{
+	begin(req, OP_setxattr);
+	const char *path = path_or_reply(req, nodes_get(ino), NULL, 0);
+	if (!path)
+		return;
+	traced_path(path, NULL);
+	if (trace_enabled)
+		trace_args("%s (%zu bytes) flags=%d", name, size, flags);
+	lua_State *L = state();
+	int base = bridge_push_handler(OP_setxattr);
+	if (base < 0) {
+		reply_err(req, ENOSYS);
+		return;
+	}
+	lua_pushstring(L, path);
+	lua_pushstring(L, name);
+	lua_pushlstring(L, value, size);
+	lua_pushinteger(L, flags);
+	int rc = bridge_call(OP_setxattr, base, 4, path);
+	bridge_pop(base);
+	reply_err(req, as_errno(rc));
+}
+
+static void op_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name, size_t size)
+{
+	begin(req, OP_getxattr);
+	const char *path = path_or_reply(req, nodes_get(ino), NULL, 0);
+	if (!path)
+		return;
+	traced_path(path, NULL);
+	if (trace_enabled)
+		trace_args("%s", name);
+	lua_State *L = state();
+	int base = bridge_push_handler(OP_getxattr);
+	if (base < 0) {
+		reply_err(req, ENOSYS);
+		return;
+	}
+	lua_pushstring(L, path);
+	lua_pushstring(L, name);
+	int rc = bridge_call(OP_getxattr, base, 2, path);
+	if (rc >= 0 && (rc == 0 || lua_type(L, bridge_result(base, 1)) != LUA_TSTRING))
+		rc = bridge_bad_result(OP_getxattr, path,
+				       "must return the value as a string, or nil, \"ENODATA\"");
+	if (rc < 0) {
+		bridge_pop(base);
+		reply_err(req, -rc);
+		return;
+	}
+	size_t len;
+	const char *data = lua_tolstring(L, bridge_result(base, 1), &len);
+	reply_xattr_value(req, data, len, size);
+	bridge_pop(base);
+}
+
+static void op_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size)
+{
+	begin(req, OP_listxattr);
+	const char *path = path_or_reply(req, nodes_get(ino), NULL, 0);
+	if (!path)
+		return;
+	traced_path(path, NULL);
+	lua_State *L = state();
+	int base = bridge_push_handler(OP_listxattr);
+	if (base < 0) {
+		reply_err(req, ENOSYS);
+		return;
+	}
+	lua_pushstring(L, path);
+	int rc = bridge_call(OP_listxattr, base, 1, path);
+	if (rc >= 0 && (rc == 0 || lua_type(L, bridge_result(base, 1)) != LUA_TTABLE))
+		rc = bridge_bad_result(OP_listxattr, path, "must return an array of names");
+	if (rc < 0) {
+		bridge_pop(base);
+		reply_err(req, -rc);
+		return;
+	}
+	/* names joined with NUL terminators, as listxattr(2) returns them */
+	luaL_Buffer b;
+	int list = bridge_result(base, 1);
+	luaL_buffinit(L, &b);
+	size_t count = lua_objlen(L, list);
+	for (size_t i = 1; i <= count; i++) {
+		lua_rawgeti(L, list, (int)i);
+		size_t len;
+		const char *name = lua_tolstring(L, -1, &len);
+		if (name && len > 0) {
+			luaL_addlstring(&b, name, len);
+			luaL_addchar(&b, '\0');
+		}
+		lua_pop(L, 1);
+	}
+	luaL_pushresult(&b);
+	size_t len;
+	const char *data = lua_tolstring(L, -1, &len);
+	reply_xattr_value(req, data, len, size);
+	bridge_pop(base);
+}
+
+static void op_removexattr(fuse_req_t req, fuse_ino_t ino, const char *name)
+{
+	begin(req, OP_removexattr);
+	const char *path = path_or_reply(req, nodes_get(ino), NULL, 0);
+	if (!path)
+		return;
+	traced_path(path, NULL);
+	if (trace_enabled)
+		trace_args("%s", name);
+	lua_State *L = state();
+	int base = bridge_push_handler(OP_removexattr);
+	if (base < 0) {
+		reply_err(req, ENOSYS);
+		return;
+	}
+	lua_pushstring(L, path);
+	lua_pushstring(L, name);
+	int rc = bridge_call(OP_removexattr, base, 2, path);
+	bridge_pop(base);
+	reply_err(req, as_errno(rc));
+}
+
+static void op_access(fuse_req_t req, fuse_ino_t ino, int mask)
+{
+	begin(req, OP_access);
+	const char *path = path_or_reply(req, nodes_get(ino), NULL, 0);
+	if (!path)
+		return;
+	traced_path(path, NULL);
+	if (trace_enabled)
+		trace_args("mask=%d", mask);
+	lua_State *L = state();
+	int base = bridge_push_handler(OP_access);
+	if (base < 0) {
+		reply_err(req, ENOSYS); /* the kernel then stops asking: all allowed */
+		return;
+	}
+	lua_pushstring(L, path);
+	lua_pushinteger(L, mask);
+	int rc = bridge_call(OP_access, base, 2, path);
+	bridge_pop(base);
+	reply_err(req, as_errno(rc));
+}
+
+const struct fuse_lowlevel_ops moonfs_ops = {
+	.init = op_init,
+	.destroy = op_destroy,
+	.lookup = op_lookup,
+	.forget = op_forget,
+	.forget_multi = op_forget_multi,
+	.getattr = op_getattr,
+	.setattr = op_setattr,
+	.readlink = op_readlink,
+	.mknod = op_mknod,
+	.mkdir = op_mkdir,
+	.unlink = op_unlink,
+	.rmdir = op_rmdir,
+	.symlink = op_symlink,
+	.rename = op_rename,
+	.link = op_link,
+	.open = op_open,
+	.create = op_create,
+	.read = op_read,
+	.write = op_write,
+	.flush = op_flush,
+	.release = op_release,
+	.fsync = op_fsync,
+	.opendir = op_opendir,
+	.readdir = op_readdir,
+	.releasedir = op_releasedir,
+	.fsyncdir = op_fsyncdir,
+	.statfs = op_statfs,
+	.setxattr = op_setxattr,
+	.getxattr = op_getxattr,
+	.listxattr = op_listxattr,
+	.removexattr = op_removexattr,
+	.access = op_access,
+	.fallocate = op_fallocate,
+};

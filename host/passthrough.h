@@ -1,0 +1,63 @@
+/* FUSE passthrough on libfuse 3.14, which has no API for it: the host owns
+ * the device I/O (fuse_session_custom_io), turns the capability on in the
+ * INIT reply, registers backing files with ioctls on the session fd and
+ * marks OPEN/CREATE replies. The same bytes serve libfuse 3.17 and later.
+ *
+ * Rules kept here (fs/fuse/iomode.c): one backing id per inode, shared by
+ * all its passthrough opens and closed at the last release; an inode open
+ * in passthrough mode only admits further passthrough or direct_io opens,
+ * and one open through the page cache admits no passthrough open. */
+#ifndef MOONFS_PASSTHROUGH_H
+#define MOONFS_PASSTHROUGH_H
+
+#include <fuse_lowlevel.h>
+#include <stdint.h>
+
+#include "nodes.h"
+
+/* One open file or directory, kept in fi->fh. */
+struct open_file {
+	struct node *node;
+	int fd;             /* the fd the script returned, -1 for none */
+	int handle_ref;     /* the script's handle (or the fd as a number) */
+	int entries_ref;    /* directories: the names of the current pass */
+	int entry_types_ref;
+	uint32_t entry_count;
+	unsigned passthrough : 1; /* data goes through the backing file */
+	unsigned cached : 1;      /* data goes through the page cache */
+};
+
+/* Takes over the session's device I/O. `wanted` is 0 for -o nopassthrough. */
+int passthrough_setup(struct fuse_session *se, int wanted);
+
+/* `hook` runs before each wait for a request, in the loop's thread: the
+ * place to act on signals (reload, counters). */
+void passthrough_set_idle_hook(void (*hook)(void));
+
+/* Called from the INIT handler: negotiates and says once whether
+ * passthrough is available and, if not, why. */
+void passthrough_init(struct fuse_conn_info *conn);
+
+/* Decides how an open is served and sets fi's flags: passthrough for an fd
+ * the kernel accepts, else the host serves the fd (or Lua serves the
+ * handle). Must be followed by passthrough_reply_open/create. */
+void passthrough_open(struct open_file *of, struct fuse_file_info *fi, int script_direct_io);
+
+/* Send the reply, marked for passthrough when the open is. */
+int passthrough_reply_open(fuse_req_t req, struct open_file *of, struct fuse_file_info *fi);
+int passthrough_reply_create(fuse_req_t req, const struct fuse_entry_param *e,
+			     struct open_file *of, struct fuse_file_info *fi);
+
+/* An open the kernel will not release (the reply failed): undo its counts. */
+void passthrough_open_failed(struct open_file *of);
+
+/* At RELEASE: drops the open's counts and, at the inode's last, its
+ * backing id. */
+void passthrough_release(struct open_file *of);
+
+/* Read and write served by the host from the open's fd. */
+void passthrough_read(fuse_req_t req, struct open_file *of, size_t size, off_t off);
+void passthrough_write(fuse_req_t req, struct open_file *of, const char *buf, size_t size,
+		       off_t off);
+
+#endif

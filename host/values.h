@@ -1,0 +1,46 @@
+/* Conversions between Lua values and the C shapes FUSE wants: stat tables,
+ * errno names, times. Shared by the request handlers and moonfs.sys. */
+#ifndef MOONFS_VALUES_H
+#define MOONFS_VALUES_H
+
+#include <lua.h>
+#include <sys/stat.h>
+#include <time.h>
+
+/* Builds the errno name table; sets the owner and time used for stat
+ * fields a script leaves out. */
+void values_init(lua_State *L, uid_t uid, gid_t gid);
+
+/* Pushes the table errno name -> number (and number -> name). */
+void values_push_errno_table(lua_State *L);
+
+/* "ENOENT" for 2; never NULL. */
+const char *values_errno_name(int err);
+
+/* Reads an error value (number, "ENOENT", "ENOENT: text"). Returns a
+ * positive errno, or 0 when the value is not one (then *why says why). */
+int values_to_errno(lua_State *L, int idx, const char **why);
+
+/* Fills *st from the stat table at idx. Returns 0, or -1 with *why set to
+ * a message naming the bad field. */
+int values_to_stat(lua_State *L, int idx, struct stat *st, const char **why);
+
+/* Pushes a stat table in the shape values_to_stat reads back. */
+void values_push_stat(lua_State *L, const struct stat *st);
+
+/* A time value: nil (omit), "now", seconds, or {sec, nsec}. Returns 0 or
+ * -1 with *why set. nil gives UTIME_OMIT, "now" UTIME_NOW. */
+int values_to_timespec(lua_State *L, int idx, struct timespec *ts, const char **why);
+
+/* Pushes {sec = ..., nsec = ...}. */
+void values_push_timespec(lua_State *L, const struct timespec *ts);
+
+/* S_IFREG for "file", ...; 0 for an unknown name. And back again. */
+mode_t values_type_bits(const char *name);
+const char *values_type_name(mode_t mode);
+
+/* Parses a permission: number, or an octal string such as "755".
+ * Returns -1 when it is neither. */
+long values_to_perm(lua_State *L, int idx);
+
+#endif

@@ -1,0 +1,202 @@
+--- moonfs: the library filesystem scripts `require "moonfs"`.
+--
+-- Inside the host it wraps the host's private core (`moonfs.core`) and its
+-- syscalls (`moonfs.sys`); outside it (unit specs, plain luajit) the parts
+-- that need no host still work: errno names, stat and path helpers.
+--
+-- Functions that can fail return the value on success and
+-- `nil, "ENAME: message", errno` on failure, so a handler can pass a failure
+-- straight back to the host with `return moonfs.sys.something(...)`.
+-- @module moonfs
+
+local has_core, core = pcall(require, "moonfs.core")
+if not has_core then core = nil end
+
+local M = {}
+
+M.version = core and core.version or "dev"
+
+--- Options given with `-o` that were not FUSE's or the host's own:
+-- `-o root=/srv,verbose` gives `{root = "/srv", verbose = true}`.
+M.options = core and core.options or {}
+
+--- Errno names and numbers, both ways: `errno.ENOENT == 2`,
+-- `errno[2] == "ENOENT"`.
+M.errno = core and core.errno or require("moonfs.errno")
+
+--- Open flags (Linux values) for the `flags` argument of open and create.
+M.O = {
+  RDONLY = 0, WRONLY = 1, RDWR = 2, ACCMODE = 3,
+  CREAT = 0x40, EXCL = 0x80, NOCTTY = 0x100, TRUNC = 0x200, APPEND = 0x400,
+  NONBLOCK = 0x800, DSYNC = 0x1000, DIRECT = 0x4000, LARGEFILE = 0x8000,
+  DIRECTORY = 0x10000, NOFOLLOW = 0x20000, NOATIME = 0x40000, CLOEXEC = 0x80000,
+  SYNC = 0x101000, PATH = 0x200000, TMPFILE = 0x410000,
+}
+
+--- Flags of rename.
+M.RENAME_NOREPLACE = 1
+M.RENAME_EXCHANGE = 2
+
+--- Flags of setxattr.
+M.XATTR_CREATE = 1
+M.XATTR_REPLACE = 2
+
+--- Type bits of a mode.
+M.S = {
+  IFMT = 0xF000, IFSOCK = 0xC000, IFLNK = 0xA000, IFREG = 0x8000,
+  IFBLK = 0x6000, IFDIR = 0x4000, IFCHR = 0x2000, IFIFO = 0x1000,
+  ISUID = 0x800, ISGID = 0x400, ISVTX = 0x200,
+}
+
+local type_of_bits = {
+  [0xC000] = "socket", [0xA000] = "symlink", [0x8000] = "file", [0x6000] = "block",
+  [0x4000] = "dir", [0x2000] = "char", [0x1000] = "fifo",
+}
+local bits_of_type = {}
+for bits, name in pairs(type_of_bits) do bits_of_type[name] = bits end
+
+local bit = require("bit")
+local band, bor = bit.band, bit.bor
+
+--- The type name ("file", "dir", ...) of a mode number, or nil.
+function M.type_of(mode)
+  return type_of_bits[band(mode, 0xF000)]
+end
+
+--- The type bits of a type name: `type_bits("dir") == 0x4000`.
+function M.type_bits(name)
+  return bits_of_type[name]
+end
+
+--- Permission bits of a mode number.
+function M.perm_of(mode)
+  return band(mode, 0xFFF)
+end
+
+--- Reads a permission given as a number or an octal string ("755",
+-- "0644"). Returns the number, or nil and a message.
+function M.perm(value)
+  if type(value) == "number" and value >= 0 and value <= 0xFFF and value % 1 == 0 then
+    return value
+  end
+  if type(value) == "string" and value:match("^[0-7]+$") then
+    local n = tonumber(value, 8)
+    if n <= 0xFFF then return n end
+  end
+  return nil, "not a permission: " .. tostring(value)
+end
+
+--- A full mode number from a type name and a permission:
+-- `mode("file", "644") == 0x81A4`.
+function M.mode(type_name, perm)
+  local bits = assert(bits_of_type[type_name], "unknown type")
+  return bor(bits, assert(M.perm(perm or 0)))
+end
+
+--- The current time as {sec = ..., nsec = ...} (and a float second count).
+local ffi = require("ffi")
+pcall(ffi.cdef, [[
+  struct moonfs_timespec { long tv_sec; long tv_nsec; };
+  int clock_gettime(int clk, struct moonfs_timespec *ts);
+]])
+local ts = ffi.new("struct moonfs_timespec")
+function M.now()
+  ffi.C.clock_gettime(0, ts)
+  local sec, nsec = tonumber(ts.tv_sec), tonumber(ts.tv_nsec)
+  return { sec = sec, nsec = nsec }, sec + nsec / 1e9
+end
+
+--- Paths. Handlers receive absolute paths without a trailing slash ("/",
+-- "/a/b").
+
+--- "/a/b/c" -> "/a/b", "c"; "/a" -> "/", "a"; "/" -> "/", nil
+function M.split(path)
+  if path == "/" then return "/", nil end
+  local dir, name = path:match("^(.*)/([^/]*)$")
+  if dir == "" then dir = "/" end
+  return dir, name
+end
+
+--- The last component of a path.
+function M.basename(path)
+  local _, name = M.split(path)
+  return name or "/"
+end
+
+--- Everything but the last component.
+function M.dirname(path)
+  return (M.split(path))
+end
+
+--- Joins a directory path and a name.
+function M.join(dir, name)
+  if dir == "/" then return "/" .. name end
+  return dir .. "/" .. name
+end
+
+--- The path relative to the mount's root, for *at() calls on a root dir fd:
+-- "/" -> ".", "/a/b" -> "a/b".
+function M.relative(path)
+  if path == "/" then return "." end
+  return path:sub(2)
+end
+
+--- Iterates over the components of a path: for name in components("/a/b").
+function M.components(path)
+  return path:gmatch("[^/]+")
+end
+
+--- The caller of the request being served: {uid, gid, pid, umask}, or nil
+-- outside a request (in init, at load time, in unit specs).
+function M.caller()
+  if not core then return nil end
+  local uid, gid, pid, umask = core.caller()
+  if not uid then return nil end
+  return { uid = uid, gid = gid, pid = pid, umask = umask }
+end
+
+--- The caller's supplementary groups as an array of gids, or nil.
+function M.groups()
+  if not core then return nil end
+  return core.groups()
+end
+
+--- Request counters: {requests = {op = n}, lua = {op = n}, backing_ids,
+-- passthrough_opens, fallback_opens, nodes}.
+function M.stats()
+  if not core then return nil end
+  return core.stats()
+end
+
+--- Writes a line to the host's log (stderr in the foreground).
+function M.log(...)
+  local parts = {}
+  for i = 1, select("#", ...) do parts[i] = tostring((select(i, ...))) end
+  local line = table.concat(parts, " ")
+  if core then core.log(line) else io.stderr:write(line, "\n") end
+end
+
+--- Turns a failure into the `nil, "ENAME: message", errno` shape.
+function M.fail(err, message)
+  local num = type(err) == "number" and err or M.errno[err]
+  local name = type(err) == "string" and err or M.errno[err] or "EIO"
+  return nil, message and (name .. ": " .. message) or name, num
+end
+
+-- moonfs.sys (host only) and moonfs.mirror load on first use.
+setmetatable(M, {
+  __index = function(t, key)
+    if key == "sys" then
+      local ok, sys = pcall(require, "moonfs.sys")
+      if not ok then error("moonfs.sys is only available inside the moonfs host", 2) end
+      rawset(t, "sys", sys)
+      return sys
+    elseif key == "mirror" then
+      local mirror = require("moonfs.mirror")
+      rawset(t, "mirror", mirror)
+      return mirror
+    end
+  end,
+})
+
+return M
