@@ -353,7 +353,12 @@ int main(int argc, char **argv)
 	if (!cl.foreground)
 		log_daemonized();
 
-	rc = fuse_session_loop(se) == 0 ? 0 : 1;
+	/* An unmount ends the loop with 0, SIGINT/SIGTERM with the signal's
+	 * number (or -EINTR): all clean ends. */
+	int loop_rc = fuse_session_loop(se);
+	rc = (loop_rc >= 0 || loop_rc == -EINTR) ? 0 : 1;
+	if (rc)
+		log_msg("the FUSE session ended with an error: %s", strerror(-loop_rc));
 	if (cl.log_stats)
 		stats_log();
 out_unmount:

@@ -1,0 +1,194 @@
+-- The host itself: command line, script loading, the gateway's handling of
+-- raised errors and wrong return values, signals, options, counters.
+local mount = require("support.mount")
+local sys = require("support.sys")
+local signal = require("posix.signal")
+local ffi = require("ffi")
+pcall(ffi.cdef, "int getpid(void);")
+
+local fixtures = mount.repo .. "/spec/fixtures/"
+
+describe("moonfs command line", function()
+  it("prints help and version", function()
+    local code, out = mount.run_host({ "--help" })
+    assert.equal(0, code)
+    assert.matches("usage: moonfs SCRIPT MOUNTPOINT", out, 1, true)
+    code, out = mount.run_host({ "--version" })
+    assert.equal(0, code)
+    assert.matches("^moonfs %d+%.%d+%.%d+", out)
+  end)
+
+  it("refuses a missing mount point or stray arguments", function()
+    local code, out = mount.run_host({ "scripts/hello.lua" })
+    assert.equal(2, code)
+    assert.matches("usage:", out, 1, true)
+    code, out = mount.run_host({ "scripts/hello.lua", "/nonexistent/dir" })
+    assert.equal(1, code)
+    assert.matches("not a directory", out, 1, true)
+    code, out = mount.run_host({ "--bogus", "a", "b" })
+    assert.equal(2, code)
+    assert.matches("unknown option --bogus", out, 1, true)
+  end)
+end)
+
+describe("loading a script", function()
+  local dir
+  before_each(function() dir = mount.tmpdir("load") end)
+  after_each(function() mount.rmtree(dir) end)
+
+  local function fails_without_mount(script, expected)
+    local code, out = mount.run_host({ fixtures .. script, dir })
+    assert.is_true(code ~= 0, "exit code " .. tostring(code))
+    assert.matches(expected, out, 1, true)
+    assert.is_false(mount.is_mounted(dir))
+    return out
+  end
+
+  it("reports a syntax error as file:line and mounts nothing", function()
+    local out = fails_without_mount("syntax_error.lua", "syntax_error.lua:5:")
+    assert.matches("unexpected symbol", out, 1, true)
+  end)
+
+  it("reports an error raised while loading, with its line", function()
+    fails_without_mount("raises_at_load.lua", "raises_at_load.lua:1: cannot start")
+  end)
+
+  it("needs a table of handlers", function()
+    fails_without_mount("returns_nothing.lua", "must return a table of handlers")
+  end)
+
+  it("refuses a handler that is not a function", function()
+    fails_without_mount("not_a_function.lua", "handler 'getattr' is a string, not a function")
+  end)
+
+  it("names a misspelt handler and suggests the right one", function()
+    local m = mount.start{ script = fixtures .. "misspelt.lua", allow = { "unknown handler" } }
+    m:stop()
+    assert.matches("unknown handler 'getatr' (did you mean 'getattr'?)", m.log_at_stop, 1, true)
+  end)
+
+  it("reports a missing script file", function()
+    fails_without_mount("no_such_script.lua", "cannot open")
+  end)
+end)
+
+describe("moonfs --check", function()
+  it("names a misspelt handler and exits non-zero", function()
+    local code, out = mount.run_host({ "--check", fixtures .. "misspelt.lua" })
+    assert.equal(1, code)
+    assert.matches("unknown handler 'getatr'", out, 1, true)
+  end)
+
+  it("checks that the root is a directory", function()
+    local code, out = mount.run_host({ "--check", fixtures .. "root_is_file.lua" })
+    assert.equal(1, code)
+    assert.matches("root is a file, not a dir", out, 1, true)
+  end)
+
+  it("passes a good script with a one-line summary", function()
+    local code, out = mount.run_host({ "--check", "scripts/hello.lua" })
+    assert.equal(0, code)
+    assert.matches("hello.lua: ok, 3 handlers, root is a directory", out, 1, true)
+  end)
+end)
+
+describe("the handler gateway", function()
+  local m
+  setup(function()
+    m = mount.start{
+      script = fixtures .. "edge.lua",
+      options = "color=blue,verbose",
+      allow = { "raised an error", "replying EIO", "boom in getattr", "edge%.lua" },
+    }
+  end)
+  teardown(function() mount.stop_all() end)
+
+  it("turns a raised error into EIO, logs the traceback and keeps serving", function()
+    assert.same({ nil, "EIO", 5 }, { sys.stat(m:path("boom")) })
+    local log = m:log_text()
+    assert.matches("handler 'getattr' (/boom) raised an error", log, 1, true)
+    assert.matches("edge.lua:26: boom in getattr", log, 1, true)
+    assert.matches("stack traceback", log, 1, true)
+    assert.equal("fine\n", sys.read_file(m:path("ok")))
+  end)
+
+  it("turns wrong return values into EIO with a message naming the handler", function()
+    assert.same({ nil, "EIO", 5 }, { sys.stat(m:path("garbage")) })
+    assert.same({ nil, "EIO", 5 }, { sys.stat(m:path("badfield")) })
+    assert.same({ nil, "EIO", 5 }, { sys.stat(m:path("badtype")) })
+    assert.same({ nil, "EIO", 5 }, { sys.stat(m:path("nothing")) })
+    assert.same({ nil, "EIO", 5 }, { sys.read_file(m:path("readtable")) })
+    assert.same({ nil, "EIO", 5 }, { sys.read_file(m:path("toolong")) })
+    local log = m:log_text()
+    assert.matches("handler 'getattr' (/garbage) returned number, expected a stat table", log, 1, true)
+    assert.matches("field 'size' is string, expected a number", log, 1, true)
+    assert.matches("field 'type' is \"blob\"", log, 1, true)
+    assert.matches("handler 'getattr' (/nothing) returned nothing", log, 1, true)
+    assert.matches("handler 'read' (/readtable) must return a string", log, 1, true)
+    assert.matches("returned more bytes than were asked for", log, 1, true)
+    assert.equal("fine\n", sys.read_file(m:path("ok")))
+  end)
+
+  it("accepts errors as names, numbers and 'NAME: message'", function()
+    assert.same({ nil, "EACCES", 13 }, { sys.stat(m:path("eacces")) })
+    assert.same({ nil, "EACCES", 13 }, { sys.stat(m:path("number13")) })
+    assert.same({ nil, "ENOENT", 2 }, { sys.stat(m:path("message")) })
+    assert.same({ nil, "EIO", 5 }, { sys.stat(m:path("bogus")) })
+    assert.matches("failed with not an errno", m:log_text(), 1, true)
+  end)
+
+  it("hands -o options that are not FUSE's to the script", function()
+    assert.equal("color=blue,verbose=true", sys.read_file(m:path("options")))
+  end)
+
+  it("tells handlers who is calling", function()
+    local uid, gid, pid = sys.read_file(m:path("caller")):match("^(%d+) (%d+) (%d+) (%d+)")
+    assert.equal(0, tonumber(uid))
+    assert.equal(0, tonumber(gid))
+    assert.equal(ffi.C.getpid(), tonumber(pid))
+  end)
+
+  it("rejects names longer than 255 bytes", function()
+    assert.same({ nil, "ENAMETOOLONG", 36 }, { sys.stat(m:path(("n"):rep(256))) })
+  end)
+
+  it("counts requests and handler calls", function()
+    local before = m:stats()
+    sys.stat(m:path("ok"))
+    sys.read_file(m:path("ok"))
+    local after = m:stats()
+    assert.is_true(after.lua.getattr > before.lua.getattr)
+    assert.is_true(after.requests.read > (before.requests.read or 0))
+    assert.equal(0, after.backing_ids)
+  end)
+end)
+
+describe("signals and unmounting", function()
+  after_each(function() mount.stop_all() end)
+
+  for _, sig in ipairs({ "SIGTERM", "SIGINT" }) do
+    it(sig .. " unmounts and the host exits 0", function()
+      local m = mount.start{ script = "scripts/hello.lua" }
+      m:signal(signal[sig])
+      local how, status = m:wait_exit(5)
+      assert.equal("exited", how)
+      assert.equal(0, status)
+      assert.is_false(mount.is_mounted(m.dir))
+      m:stop()
+    end)
+  end
+
+  it("fusermount3 -u ends the host with status 0", function()
+    local m = mount.start{ script = "scripts/hello.lua" }
+    assert.is_true(mount.is_mounted(m.dir))
+    m:stop()
+    assert.is_false(mount.is_mounted(m.dir))
+  end)
+
+  it("passes FUSE's own options to FUSE", function()
+    local m = mount.start{ script = "scripts/hello.lua", options = "fsname=hellofs,ro" }
+    local mounts = io.open("/proc/self/mounts"):read("*a")
+    assert.matches("hellofs " .. m.dir .. " fuse.moonfs ro", mounts, 1, true)
+    m:stop()
+  end)
+end)

@@ -1,0 +1,249 @@
+-- Starts the real moonfs host on a script in a temporary directory, waits
+-- for the mount, and takes it down again: unmount (lazily if it must), wait
+-- for the host, require exit status 0 and no unexpected error in its log.
+--
+--   local m = mount.start{ script = "scripts/hello.lua", options = "root=/x" }
+--   ... m.dir .. "/hello.txt" ...
+--   m:stop()            -- asserts a clean exit; safe to call twice
+--
+-- Every started mount is remembered; mount.stop_all() (called from the
+-- specs' teardown/after_each) takes down whatever a failing spec left.
+local unistd = require("posix.unistd")
+local wait = require("posix.sys.wait")
+local signal = require("posix.signal")
+local fcntl = require("posix.fcntl")
+local ptime = require("posix.time")
+
+local M = {}
+local live = {}
+
+local repo = os.getenv("PWD")
+M.repo = repo
+M.binary = os.getenv("MOONFS_BINARY") or (repo .. "/moonfs")
+
+local function sleep(seconds)
+  ptime.nanosleep({ tv_sec = math.floor(seconds), tv_nsec = math.floor((seconds % 1) * 1e9) })
+end
+M.sleep = sleep
+
+local function run(cmd)
+  local ok = os.execute(cmd .. " >/dev/null 2>&1")
+  return ok == true or ok == 0
+end
+
+--- A fresh temporary directory (removed by M.rmtree).
+function M.tmpdir(tag)
+  local p = io.popen("mktemp -d /tmp/moonfs-spec-" .. (tag or "x") .. ".XXXXXX")
+  local dir = p:read("*l")
+  p:close()
+  return dir
+end
+
+function M.rmtree(dir)
+  if dir and dir:match("^/tmp/moonfs%-spec%-") then run("rm -rf '" .. dir .. "'") end
+end
+
+local function is_mounted(dir)
+  local f = io.open("/proc/self/mountinfo")
+  if not f then return false end
+  for line in f:lines() do
+    local point = line:match("^%S+ %S+ %S+ %S+ (%S+)")
+    if point == dir then f:close(); return true end
+  end
+  f:close()
+  return false
+end
+M.is_mounted = is_mounted
+
+local function read_all(path)
+  local f = io.open(path)
+  if not f then return "" end
+  local s = f:read("*a")
+  f:close()
+  return s
+end
+
+local Mount = {}
+Mount.__index = Mount
+
+--- Starts the host. opts: script (path relative to the repo or absolute),
+-- options (string for -o), args (extra arguments), env (table), and
+-- allow = {patterns} of log lines that are expected (e.g. "raised an error").
+function M.start(opts)
+  local self = setmetatable({}, Mount)
+  self.tmp = M.tmpdir("mnt")
+  self.dir = self.tmp .. "/mnt"
+  assert(run("mkdir '" .. self.dir .. "'"))
+  self.log = self.tmp .. "/host.log"
+  self.allow = opts.allow or {}
+  local script = opts.script
+  if script:sub(1, 1) ~= "/" then script = repo .. "/" .. script end
+  local argv = { [0] = M.binary, script, self.dir, "-f" }
+  if opts.options then argv[#argv + 1] = "-o"; argv[#argv + 1] = opts.options end
+  for _, a in ipairs(opts.args or {}) do argv[#argv + 1] = a end
+
+  local pid = unistd.fork()
+  if pid == 0 then
+    local fd = fcntl.open(self.log, fcntl.O_WRONLY + fcntl.O_CREAT + fcntl.O_TRUNC, 420)
+    unistd.dup2(fd, 1)
+    unistd.dup2(fd, 2)
+    unistd.execp(M.binary, argv)
+    unistd._exit(127)
+  end
+  self.pid = pid
+  live[self] = true
+
+  -- wait for the mount, or for the host to give up
+  for _ = 1, 200 do
+    if is_mounted(self.dir) then return self end
+    local p, how, status = wait.wait(pid, wait.WNOHANG)
+    if p == pid then
+      self.pid = nil
+      self.status = status
+      live[self] = nil
+      local log = read_all(self.log)
+      M.rmtree(self.tmp)
+      error(("moonfs exited (%s %s) before mounting:\n%s"):format(how, tostring(status), log), 2)
+    end
+    sleep(0.025)
+  end
+  self:stop(true)
+  error("moonfs did not mount within 5 s:\n" .. read_all(self.log), 2)
+end
+
+function Mount:path(rel)
+  if not rel or rel == "" then return self.dir end
+  return self.dir .. "/" .. rel
+end
+
+function Mount:log_text()
+  return read_all(self.log)
+end
+
+--- Sends a signal to the host.
+function Mount:signal(sig)
+  assert(self.pid, "host not running")
+  signal.kill(self.pid, sig)
+end
+
+--- Waits up to `seconds` for the host to exit; returns how, status or nil.
+function Mount:wait_exit(seconds)
+  for _ = 1, math.floor(seconds / 0.02) do
+    local p, how, status = wait.wait(self.pid, wait.WNOHANG)
+    if p == self.pid then
+      self.pid = nil
+      self.exit_how, self.exit_status = how, status
+      return how, status
+    end
+    sleep(0.02)
+  end
+end
+
+--- Reads the host's counters: sends SIGUSR1 and parses the log lines.
+function Mount:stats()
+  local before = #self:log_text()
+  self:signal(signal.SIGUSR1)
+  -- the host acts on the signal before its next wait for a request; poke it
+  for _ = 1, 100 do
+    io.open(self.dir):close() -- a request (a getattr on the root at most)
+    local text = self:log_text():sub(before + 1)
+    if text:find("stats passthrough_opens=") then
+      local counts = { requests = {}, lua = {} }
+      for kind, rest in text:gmatch("stats (%a+):([^\n]*)") do
+        local into = counts[kind]
+        if into then for k, v in rest:gmatch("(%w+)=(%d+)") do into[k] = tonumber(v) end end
+      end
+      for k, v in text:gmatch("(%w+)=(%d+)") do
+        if counts[k] == nil and not counts.requests[k] then counts[k] = tonumber(v) end
+      end
+      counts.backing_ids = tonumber(text:match("backing_ids=(%d+)"))
+      counts.passthrough_opens = tonumber(text:match("passthrough_opens=(%d+)"))
+      counts.fallback_opens = tonumber(text:match("fallback_opens=(%d+)"))
+      return counts
+    end
+    sleep(0.02)
+  end
+  error("no counters in the host's log")
+end
+
+-- Log lines that look like errors and match none of the allowed patterns.
+local function error_lines(log, allow)
+  local bad = {}
+  for line in log:gmatch("[^\n]+") do
+    local lower = line:lower()
+    if lower:find("error") or lower:find("traceback") or lower:find("panic")
+      or lower:find("sanitizer") or lower:find("leak") then
+      local allowed = false
+      for _, pattern in ipairs(allow) do
+        if line:find(pattern) then allowed = true end
+      end
+      if not allowed then bad[#bad + 1] = line end
+    end
+  end
+  return bad
+end
+
+--- Unmounts, waits for the host and checks it exited 0 with a clean log.
+-- `quiet` skips the checks (cleanup after another failure).
+function Mount:stop(quiet)
+  if not live[self] then return end
+  live[self] = nil
+  if is_mounted(self.dir) then
+    for _ = 1, 50 do
+      if run("fusermount3 -u '" .. self.dir .. "'") or not is_mounted(self.dir) then break end
+      sleep(0.1)
+    end
+    if is_mounted(self.dir) then run("fusermount3 -uz '" .. self.dir .. "'") end
+  end
+  local how, status
+  if self.pid then
+    how, status = self:wait_exit(10)
+    if not how then
+      signal.kill(self.pid, signal.SIGKILL)
+      wait.wait(self.pid)
+      self.pid = nil
+      how, status = "killed", "after 10 s"
+    end
+  else
+    how, status = self.exit_how, self.exit_status
+  end
+  local log = self:log_text()
+  M.rmtree(self.tmp)
+  if quiet then return end
+  assert(how == "exited" and status == 0,
+    ("moonfs did not exit cleanly (%s %s); its log:\n%s"):format(tostring(how), tostring(status), log))
+  self.log_at_stop = log
+  local bad = error_lines(log, self.allow)
+  assert(#bad == 0, "moonfs printed unexpected errors:\n" .. table.concat(bad, "\n") .. "\n-- full log:\n" .. log)
+  return log
+end
+
+--- Takes down every mount still up (after a failed spec). Quiet.
+function M.stop_all()
+  for m in pairs(live) do m:stop(true) end
+end
+
+--- Runs the host to completion (for scripts that must fail before mounting)
+-- and returns exit code, combined output.
+function M.run_host(args)
+  local cmd = { "'" .. M.binary .. "'" }
+  for _, a in ipairs(args) do cmd[#cmd + 1] = "'" .. a .. "'" end
+  local p = io.popen(table.concat(cmd, " ") .. " 2>&1; echo \"exit=$?\"")
+  local out = p:read("*a")
+  p:close()
+  local code = tonumber(out:match("exit=(%d+)%s*$"))
+  return code, (out:gsub("exit=%d+%s*$", ""))
+end
+
+--- Writes a script to a temporary file and returns its path (the file is
+-- removed with the directory returned second).
+function M.write_script(source, name)
+  local dir = M.tmpdir("script")
+  local path = dir .. "/" .. (name or "script.lua")
+  local f = assert(io.open(path, "w"))
+  f:write(source)
+  f:close()
+  return path, dir
+end
+
+return M
