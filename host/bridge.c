@@ -54,21 +54,6 @@ static int traceback(lua_State *L)
 	return 1;
 }
 
-int bridge_pcall(int nargs, int nresults, const char *what)
-{
-	int fn = lua_gettop(L) - nargs;
-	lua_rawgeti(L, LUA_REGISTRYINDEX, traceback_ref);
-	lua_insert(L, fn);
-	int rc = lua_pcall(L, nargs, nresults, fn);
-	lua_remove(L, fn);
-	if (rc != 0) {
-		log_msg("%s raised an error: %s", what, lua_tostring(L, -1));
-		lua_pop(L, 1);
-		return -1;
-	}
-	return 0;
-}
-
 /* Absolute directory of this executable, for finding lua/ in the tree. */
 static int exe_dir(char *buf, size_t size)
 {
@@ -204,7 +189,7 @@ static int read_handlers(int new_refs[OP_COUNT], double *timeout)
 	lua_pushnil(L);
 	while (lua_next(L, table)) {
 		if (lua_type(L, -2) != LUA_TSTRING) {
-			fprintf(stderr, "moonfs: %s: the handler table has a key that is not a name (a %s)\n",
+			log_msg("%s: the handler table has a key that is not a name (a %s)",
 				script_path, luaL_typename(L, -2));
 			warnings++;
 			lua_pop(L, 1);
@@ -213,7 +198,7 @@ static int read_handlers(int new_refs[OP_COUNT], double *timeout)
 		const char *key = lua_tostring(L, -2);
 		if (strcmp(key, "timeout") == 0) {
 			if (lua_type(L, -1) != LUA_TNUMBER || lua_tonumber(L, -1) < 0) {
-				fprintf(stderr, "moonfs: %s: 'timeout' must be a number of seconds, not a %s\n",
+				log_msg("%s: 'timeout' must be a number of seconds, not a %s",
 					script_path, luaL_typename(L, -1));
 				errors++;
 			} else {
@@ -229,14 +214,14 @@ static int read_handlers(int new_refs[OP_COUNT], double *timeout)
 		if (found < 0) {
 			const char *guess = closest_handler(key);
 			if (guess)
-				fprintf(stderr, "moonfs: %s: unknown handler '%s' (did you mean '%s'?)\n",
+				log_msg("%s: unknown handler '%s' (did you mean '%s'?)",
 					script_path, key, guess);
 			else
-				fprintf(stderr, "moonfs: %s: unknown handler '%s'\n", script_path, key);
+				log_msg("%s: unknown handler '%s'", script_path, key);
 			warnings++;
 			lua_pop(L, 1);
 		} else if (!lua_isfunction(L, -1)) {
-			fprintf(stderr, "moonfs: %s: handler '%s' is a %s, not a function\n", script_path,
+			log_msg("%s: handler '%s' is a %s, not a function", script_path,
 				key, luaL_typename(L, -1));
 			errors++;
 			lua_pop(L, 1);
@@ -256,7 +241,7 @@ static int read_handlers(int new_refs[OP_COUNT], double *timeout)
 static int run_script(void)
 {
 	if (luaL_loadfile(L, script_path) != 0) {
-		fprintf(stderr, "moonfs: %s\n", lua_tostring(L, -1));
+		log_msg("%s", lua_tostring(L, -1));
 		lua_pop(L, 1);
 		return -1;
 	}
@@ -264,15 +249,14 @@ static int run_script(void)
 	lua_rawgeti(L, LUA_REGISTRYINDEX, traceback_ref);
 	lua_insert(L, -3);
 	int rc = lua_pcall(L, 1, 1, -3);
-	lua_remove(L, rc == 0 ? -2 : -2);
+	lua_remove(L, -2); /* the traceback function */
 	if (rc != 0) {
-		fprintf(stderr, "moonfs: %s\n", lua_tostring(L, -1));
+		log_msg("%s", lua_tostring(L, -1));
 		lua_pop(L, 1);
 		return -1;
 	}
 	if (!lua_istable(L, -1)) {
-		fprintf(stderr,
-			"moonfs: %s must return a table of handlers, e.g. `return { getattr = ... }`; it returned %s\n",
+		log_msg("%s must return a table of handlers, e.g. `return { getattr = ... }`; it returned %s",
 			script_path, luaL_typename(L, -1));
 		lua_pop(L, 1);
 		return -1;
@@ -285,7 +269,7 @@ int bridge_open(const char *script, const struct script_options *opts)
 	script_path = strdup(script);
 	L = luaL_newstate();
 	if (!L || !script_path) {
-		fprintf(stderr, "moonfs: out of memory\n");
+		log_msg("out of memory");
 		return -1;
 	}
 	luaL_openlibs(L);

@@ -49,8 +49,4 @@ void bridge_pop(int base);
 /* Logs that `op` on `path` returned something unusable and returns -EIO. */
 int bridge_bad_result(enum op op, const char *path, const char *why);
 
-/* Runs `fn` protected with a traceback; logs a raised error as coming from
- * `what` and returns -1. Used for the few calls that are not handlers. */
-int bridge_pcall(int nargs, int nresults, const char *what);
-
 #endif

@@ -192,3 +192,63 @@ describe("signals and unmounting", function()
     m:stop()
   end)
 end)
+
+describe("for script authors", function()
+  after_each(function() mount.stop_all() end)
+
+  it("--trace prints one line per request", function()
+    local m = mount.start{ script = "scripts/hello.lua", args = { "--trace" } }
+    assert.equal("Hello from Lua!\n", sys.read_file(m:path("hello.txt")))
+    local log = m:log_text()
+    assert.matches("trace [%d:.]+ lookup +/hello%.txt %-> file ino=%d+ size=16", log)
+    assert.matches("trace [%d:.]+ read +/hello%.txt size=%d+ offset=0 %-> 16 bytes", log)
+    assert.matches("%[lua %d+ us, total %d+ us%]", log)
+    m:stop()
+  end)
+
+  it("reloads the script on SIGHUP, keeps state and survives a broken reload", function()
+    local source = [[
+      RELOADS = (RELOADS or -1) + 1 -- a global survives reloads
+      local text = "%s"
+      return {
+        getattr = function(path)
+          if path == "/" then return { type = "dir" } end
+          if path == "/f" then return { size = #text } end
+          if path == "/reloads" then return { size = #tostring(RELOADS) } end
+          return nil, "ENOENT"
+        end,
+        read = function(path, size, offset)
+          local s = path == "/f" and text or tostring(RELOADS)
+          return s:sub(offset + 1, offset + size)
+        end,
+      }
+    ]]
+    local script, dir = mount.write_script(source:format("one"))
+    local m = mount.start{ script = script, allow = { "reload of .* failed", "script%.lua:%d+:" } }
+    assert.equal("one", sys.read_file(m:path("f")))
+    local function rewrite(text)
+      local f = assert(io.open(script, "w"))
+      f:write(text)
+      f:close()
+    end
+    local function wait_for_log(pattern)
+      for _ = 1, 100 do
+        if m:log_text():find(pattern) then return true end
+        mount.sleep(0.02)
+      end
+      error("never saw " .. pattern .. " in:\n" .. m:log_text())
+    end
+    rewrite(source:format("two"))
+    m:signal(signal.SIGHUP)
+    wait_for_log("reloaded ")
+    assert.equal("two", sys.read_file(m:path("f")))
+    assert.equal("1", sys.read_file(m:path("reloads")))
+    rewrite("return {")
+    m:signal(signal.SIGHUP)
+    wait_for_log("failed; the old handlers keep serving")
+    assert.matches("script.lua:1:", m:log_text(), 1, true)
+    assert.equal("two", sys.read_file(m:path("f")))
+    m:stop()
+    mount.rmtree(dir)
+  end)
+end)
