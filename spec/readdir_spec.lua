@@ -1,0 +1,67 @@
+-- Directory listing: big directories and offsets that survive telldir,
+-- seekdir and rewinddir.
+local mount = require("support.mount")
+local sys = require("support.sys")
+local ffi = require("ffi")
+
+pcall(ffi.cdef, [[
+typedef struct spec_DIR spec_DIR;
+struct spec_dirent { uint64_t d_ino; int64_t d_off; unsigned short d_reclen; unsigned char d_type; char d_name[256]; };
+spec_DIR *opendir(const char *name);
+struct spec_dirent *readdir(spec_DIR *dir);
+long telldir(spec_DIR *dir);
+void seekdir(spec_DIR *dir, long pos);
+void rewinddir(spec_DIR *dir);
+int closedir(spec_DIR *dir);
+]])
+local C = ffi.C
+
+local function next_name(dir)
+  local e = C.readdir(dir)
+  if e == nil then return nil end
+  return ffi.string(e.d_name), e.d_type
+end
+
+describe("readdir", function()
+  local m
+  setup(function() m = mount.start{ script = mount.repo .. "/spec/fixtures/bigdir.lua" } end)
+  teardown(function() mount.stop_all() end)
+
+  it("lists a directory of 100,000 entries", function()
+    local names = assert(sys.readdir(m:path("big")))
+    assert.equal(100000, #names)
+    assert.equal("entry-000001", names[1])
+    assert.equal("entry-100000", names[100000])
+  end)
+
+  it("gives . and .. and the types the script reports", function()
+    local dir = C.opendir(m.dir)
+    local seen = {}
+    while true do
+      local name, dtype = next_name(dir)
+      if not name then break end
+      seen[name] = dtype
+    end
+    C.closedir(dir)
+    assert.equal(4, seen["."]) -- DT_DIR
+    assert.equal(4, seen[".."])
+    assert.equal(4, seen.big)
+  end)
+
+  it("returns to a telldir position with seekdir, and to the start with rewinddir", function()
+    local dir = C.opendir(m:path("big"))
+    local first = next_name(dir)
+    for _ = 1, 5000 do next_name(dir) end
+    local pos = C.telldir(dir)
+    local after = {}
+    for i = 1, 300 do after[i] = next_name(dir) end
+    for _ = 1, 20000 do next_name(dir) end
+    C.seekdir(dir, pos)
+    for i = 1, 300 do assert.equal(after[i], (next_name(dir))) end
+    C.rewinddir(dir)
+    assert.equal(first, (next_name(dir)))
+    C.closedir(dir)
+  end)
+
+  it("unmounts cleanly", function() m:stop() end)
+end)
