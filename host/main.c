@@ -71,6 +71,8 @@ struct command_line {
 	int trace;
 	double timeout, negative_timeout;
 	char *fuse_opts;  /* comma-separated, for libfuse */
+	char **copies;    /* the -o strings that keys and values point into */
+	int copy_count;
 	struct script_options script_opts;
 };
 
@@ -156,11 +158,25 @@ static int take_option_list(struct command_line *cl, const char *list)
 	char *copy = strdup(list);
 	if (!copy)
 		abort();
+	cl->copies = realloc(cl->copies, sizeof *cl->copies * (size_t)(cl->copy_count + 1));
+	if (!cl->copies)
+		abort();
+	cl->copies[cl->copy_count++] = copy; /* keys and values point into it */
 	for (char *save = NULL, *item = strtok_r(copy, ",", &save); item;
 	     item = strtok_r(NULL, ",", &save))
 		if (take_option(cl, item) != 0)
 			return -1;
-	return 0; /* `copy` stays alive: keys and values point into it */
+	return 0;
+}
+
+static void free_command_line(struct command_line *cl)
+{
+	for (int i = 0; i < cl->copy_count; i++)
+		free(cl->copies[i]);
+	free(cl->copies);
+	free(cl->fuse_opts);
+	free(cl->script_opts.keys);
+	free(cl->script_opts.values);
 }
 
 static int parse_command_line(int argc, char **argv, struct command_line *cl)
@@ -221,8 +237,10 @@ static int parse_command_line(int argc, char **argv, struct command_line *cl)
 static int check_script(const struct command_line *cl)
 {
 	int warnings = bridge_open(cl->script, &cl->script_opts);
-	if (warnings < 0)
+	if (warnings < 0) {
+		bridge_close();
 		return 1;
+	}
 	lua_State *L = bridge_state();
 	int problems = warnings, handlers = 0;
 	for (int op = 0; op < OP_COUNT; op++)
@@ -289,68 +307,81 @@ static void install_handler(int sig)
 	sigaction(sig, &sa, NULL);
 }
 
+static int mount_and_serve(struct command_line *cl, char *argv0);
+
 int main(int argc, char **argv)
 {
 	struct command_line cl;
-	if (parse_command_line(argc, argv, &cl) != 0)
+	if (parse_command_line(argc, argv, &cl) != 0) {
+		free_command_line(&cl);
 		return 2;
-	if (cl.check)
-		return check_script(&cl);
+	}
+	int rc = cl.check ? check_script(&cl) : mount_and_serve(&cl, argv[0]);
+	free_command_line(&cl);
+	return rc;
+}
 
+/* Loads the script, mounts, serves until unmounted, cleans up. */
+static int mount_and_serve(struct command_line *cl, char *argv0)
+{
+	int rc;
 	struct stat mst;
-	if (stat(cl.mountpoint, &mst) != 0 || !S_ISDIR(mst.st_mode)) {
-		fprintf(stderr, "moonfs: mount point %s is not a directory\n", cl.mountpoint);
+	if (stat(cl->mountpoint, &mst) != 0 || !S_ISDIR(mst.st_mode)) {
+		fprintf(stderr, "moonfs: mount point %s is not a directory\n", cl->mountpoint);
 		return 1;
 	}
-	log_open(cl.log_file);
-	if (cl.trace && trace_start(cl.trace_file) != 0) {
-		fprintf(stderr, "moonfs: cannot open trace file %s: %s\n", cl.trace_file,
+	log_open(cl->log_file);
+	if (cl->trace && trace_start(cl->trace_file) != 0) {
+		fprintf(stderr, "moonfs: cannot open trace file %s: %s\n", cl->trace_file,
 			strerror(errno));
 		return 1;
 	}
 	nodes_init();
-	if (bridge_open(cl.script, &cl.script_opts) < 0)
+	if (bridge_open(cl->script, &cl->script_opts) < 0) {
+		bridge_close();
 		return 1;
+	}
 
-	double timeout = cl.timeout >= 0 ? cl.timeout
+	double timeout = cl->timeout >= 0 ? cl->timeout
 			 : bridge_script_timeout() >= 0 ? bridge_script_timeout() : 1.0;
 	ops_config.entry_timeout = ops_config.attr_timeout = timeout;
-	ops_config.negative_timeout = cl.negative_timeout;
+	ops_config.negative_timeout = cl->negative_timeout;
 
 	char *fuse_argv[8];
 	int fuse_argc = 0;
-	fuse_argv[fuse_argc++] = argv[0];
-	if (cl.debug)
+	fuse_argv[fuse_argc++] = argv0;
+	if (cl->debug)
 		fuse_argv[fuse_argc++] = "-d";
-	if (!cl.fuse_opts || !strstr(cl.fuse_opts, "fsname="))
-		append_fuse_opt(&cl, "fsname=moonfs");
-	if (!strstr(cl.fuse_opts, "subtype="))
-		append_fuse_opt(&cl, "subtype=moonfs");
+	if (!cl->fuse_opts || !strstr(cl->fuse_opts, "fsname="))
+		append_fuse_opt(cl, "fsname=moonfs");
+	if (!strstr(cl->fuse_opts, "subtype="))
+		append_fuse_opt(cl, "subtype=moonfs");
 	fuse_argv[fuse_argc++] = "-o";
-	fuse_argv[fuse_argc++] = cl.fuse_opts;
+	fuse_argv[fuse_argc++] = cl->fuse_opts;
 	fuse_argv[fuse_argc] = NULL;
 	struct fuse_args args = FUSE_ARGS_INIT(fuse_argc, fuse_argv);
 
 	struct fuse_session *se = fuse_session_new(&args, &moonfs_ops, sizeof moonfs_ops, NULL);
+	fuse_opt_free_args(&args);
 	if (!se) {
 		bridge_close();
 		return 1;
 	}
-	int rc = 1;
+	rc = 1;
 	if (fuse_set_signal_handlers(se) != 0)
 		goto out_destroy;
 	install_handler(SIGHUP);
 	install_handler(SIGUSR1);
 	passthrough_set_idle_hook(between_requests);
-	if (fuse_session_mount(se, cl.mountpoint) != 0)
+	if (fuse_session_mount(se, cl->mountpoint) != 0)
 		goto out_signals;
-	if (passthrough_setup(se, cl.passthrough) != 0) {
+	if (passthrough_setup(se, cl->passthrough) != 0) {
 		fprintf(stderr, "moonfs: cannot take over the FUSE device I/O\n");
 		goto out_unmount;
 	}
-	if (fuse_daemonize(cl.foreground) != 0)
+	if (fuse_daemonize(cl->foreground) != 0)
 		goto out_unmount;
-	if (!cl.foreground)
+	if (!cl->foreground)
 		log_daemonized();
 
 	/* An unmount ends the loop with 0, SIGINT/SIGTERM with the signal's
@@ -359,7 +390,7 @@ int main(int argc, char **argv)
 	rc = (loop_rc >= 0 || loop_rc == -EINTR) ? 0 : 1;
 	if (rc)
 		log_msg("the FUSE session ended with an error: %s", strerror(-loop_rc));
-	if (cl.log_stats)
+	if (cl->log_stats)
 		stats_log();
 out_unmount:
 	fuse_session_unmount(se);
