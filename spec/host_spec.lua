@@ -161,6 +161,8 @@ describe("the handler gateway", function()
     assert.is_true(after.requests.read > (before.requests.read or 0))
     assert.equal(0, after.backing_ids)
   end)
+
+  it("unmounts cleanly", function() m:stop() end)
 end)
 
 describe("signals and unmounting", function()

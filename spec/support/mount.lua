@@ -167,11 +167,14 @@ function Mount:stats()
 end
 
 -- Log lines that look like errors and match none of the allowed patterns.
+-- The frames of a traceback (indented) belong to the message above them.
 local function error_lines(log, allow)
   local bad = {}
   for line in log:gmatch("[^\n]+") do
     local lower = line:lower()
-    if lower:find("error") or lower:find("traceback") or lower:find("panic")
+    if line:match("^%s") or line == "stack traceback:" then
+      -- judged with its message
+    elseif lower:find("error") or lower:find("traceback") or lower:find("panic")
       or lower:find("sanitizer") or lower:find("leak") then
       local allowed = false
       for _, pattern in ipairs(allow) do
