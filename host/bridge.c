@@ -360,10 +360,14 @@ int bridge_bad_result(enum op op, const char *path, const char *why)
 int bridge_call(enum op op, int base, int nargs, const char *path)
 {
 	stats.lua_calls[op]++;
-	uint64_t started = trace_enabled ? trace_now() : 0;
+	uint64_t started = trace_now();
 	int rc = lua_pcall(L, nargs, LUA_MULTRET, base + 1);
+	uint64_t spent = trace_now() - started;
 	if (trace_enabled)
-		trace_lua_time(trace_now() - started);
+		trace_lua_time(spent);
+	if (spent > 1000000000ull)
+		log_msg("handler '%s' (%s) ran for %.1f s; the host serves one request at a time, "
+			"so every other request waited", op_names[op], path ? path : "", (double)spent / 1e9);
 	if (rc != 0) {
 		log_msg("handler '%s' (%s) raised an error; replying EIO\n%s", op_names[op],
 			path ? path : "", lua_tostring(L, -1));

@@ -148,6 +148,11 @@ describe("the handler gateway", function()
     assert.equal(ffi.C.getpid(), tonumber(pid))
   end)
 
+  it("says so when a handler runs long, and still answers", function()
+    assert.equal("file", sys.stat(m:path("slow")).type)
+    assert.matches("handler 'getattr' %(/slow%) ran for [%d.]+ s; the host serves one request at a time", m:log_text())
+  end)
+
   it("rejects names longer than 255 bytes", function()
     assert.same({ nil, "ENAMETOOLONG", 36 }, { sys.stat(m:path(("n"):rep(256))) })
   end)
