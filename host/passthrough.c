@@ -35,8 +35,8 @@ struct backing_map {
 #define OUT_UNIQUE 8
 #define OUT_HEADER 16
 #define INIT_OUT_FLAGS (OUT_HEADER + 12)
-#define INIT_OUT_FLAGS2 (OUT_HEADER + 36)
-#define INIT_OUT_MAX_STACK_DEPTH (OUT_HEADER + 40)
+#define INIT_OUT_FLAGS2 (OUT_HEADER + 32)
+#define INIT_OUT_MAX_STACK_DEPTH (OUT_HEADER + 36)
 
 static int session_fd = -1;
 static int wanted;
