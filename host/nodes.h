@@ -15,6 +15,7 @@
 #include <sys/stat.h>
 
 struct dentry;
+struct open_file;
 
 struct node {
 	uint64_t nlookup;       /* references the kernel holds */
@@ -32,6 +33,7 @@ struct node {
 	uint32_t passthrough_opens;
 	uint32_t cached_opens;   /* opens served through the page cache */
 	uint32_t backing_id;     /* 0 when none is registered */
+	struct open_file *open_files; /* for requests about an unlinked node */
 };
 
 void nodes_init(void);
@@ -68,6 +70,12 @@ void nodes_unlinked(struct node *parent, const char *name);
 /* A successful rename; exchange swaps the two names. */
 void nodes_renamed(struct node *from_parent, const char *from_name, struct node *to_parent,
 		   const char *to_name, int exchange);
+
+/* Every name of n is gone (it was unlinked while the kernel still knew it). */
+static inline int nodes_unlinked_node(const struct node *n)
+{
+	return n != nodes_root() && !n->names;
+}
 
 /* The st_ino to report for n given what the script said. */
 static inline ino_t nodes_st_ino(const struct node *n, ino_t script_ino)

@@ -112,9 +112,24 @@ static struct open_file *new_open_file(struct node *n)
 	return of;
 }
 
+/* Open files are listed on their node so that a request without a handle
+ * about an unlinked file (fstat) can still reach the file, not its old path. */
+static void link_open_file(struct open_file *of)
+{
+	of->next_of_node = of->node->open_files;
+	of->node->open_files = of;
+}
+
 static void free_open_file(struct open_file *of)
 {
 	lua_State *L = state();
+	if (of->node) {
+		struct open_file **p = &of->node->open_files;
+		while (*p && *p != of)
+			p = &(*p)->next_of_node;
+		if (*p)
+			*p = of->next_of_node;
+	}
 	luaL_unref(L, LUA_REGISTRYINDEX, of->handle_ref);
 	luaL_unref(L, LUA_REGISTRYINDEX, of->entries_ref);
 	luaL_unref(L, LUA_REGISTRYINDEX, of->entry_types_ref);
@@ -285,8 +300,11 @@ static void op_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 	if (!path)
 		return;
 	traced_path(path, NULL);
+	struct open_file *of = file_of(fi);
+	if (!of && nodes_unlinked_node(n))
+		of = n->open_files; /* fstat of an unlinked file comes without one */
 	struct stat st;
-	int err = get_stat(path, file_of(fi), &st);
+	int err = get_stat(path, of, &st);
 	if (err)
 		reply_err(req, err);
 	else
@@ -630,6 +648,7 @@ static void finish_open(fuse_req_t req, struct open_file *of, struct fuse_file_i
 			int direct_io, const struct fuse_entry_param *e)
 {
 	passthrough_open(of, fi, direct_io);
+	link_open_file(of);
 	fi->fh = (uintptr_t)of;
 	if (trace_enabled)
 		trace_end(0, "%s%s", of->fd >= 0 ? "fd " : "handle",

@@ -23,6 +23,7 @@ struct open_file {
 	int entries_ref;    /* directories: the names of the current pass */
 	int entry_types_ref;
 	uint32_t entry_count;
+	struct open_file *next_of_node; /* the node's other open files */
 	unsigned passthrough : 1; /* data goes through the backing file */
 	unsigned cached : 1;      /* data goes through the page cache */
 };
