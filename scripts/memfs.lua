@@ -1,0 +1,440 @@
+-- memfs: a complete read-write filesystem that lives in memory, in plain Lua.
+--
+--   moonfs scripts/memfs.lua MOUNTPOINT -f
+--
+-- Everything is gone at unmount. The layout mirrors a classic Unix
+-- filesystem, which is what makes hard links and open-but-deleted files work:
+--
+--   * An inode is a Lua table holding everything about one object except its
+--     names: type, permissions, owner, times, link count, extended attributes,
+--     and its contents (file data, directory entries or symlink target).
+--   * A directory's `entries` maps names to inode tables. Two entries holding
+--     the same table are hard links; `nlink` counts the names of a file.
+--   * open() hands the inode itself back as the file handle, so reads and
+--     writes reach the same object after it is renamed or unlinked.
+--
+-- The kernel resolves symlinks, so every path arriving here is absolute and
+-- free of them: handlers just walk it. Modes are only enforced when mounted
+-- with -o default_permissions (the kernel then checks what getattr reports).
+
+local moonfs = require("moonfs")
+local bit = require("bit")
+local band, bor = bit.band, bit.bor
+
+local BLOCK = 64 * 1024            -- file data is kept in blocks of this size
+local ZEROS = ("\0"):rep(BLOCK)    -- for filling holes
+local CAPACITY = 1024 * 1024 * 1024 -- what statfs reports as the total size
+local MAX_INODES = 1024 * 1024     -- what statfs reports as the inode total
+local S_ISUID, S_ISGID = moonfs.S.ISUID, moonfs.S.ISGID
+local O_EXCL, O_TRUNC = moonfs.O.EXCL, moonfs.O.TRUNC
+
+local now = moonfs.now   -- {sec=, nsec=}; never modified once stored
+
+---------------------------------------------------------------- inodes
+
+local next_ino = 1
+
+-- A new inode owned by the caller. `parent` decides the group: a directory
+-- with the setgid bit passes on its group (and, to directories, the bit),
+-- which is how shared project directories keep one group.
+local function new_inode(kind, perm, parent)
+  local caller = moonfs.caller() or { uid = 0, gid = 0 }
+  local gid = caller.gid
+  if parent and band(parent.perm, S_ISGID) ~= 0 then
+    gid = parent.gid or gid
+    if kind == "dir" then perm = bor(perm, S_ISGID) end
+  end
+  local t = now()
+  local node = {
+    ino = next_ino, type = kind, perm = perm, uid = caller.uid, gid = gid,
+    nlink = kind == "dir" and 2 or 0, -- attach() adds one per name
+    size = kind == "dir" and 4096 or 0, atime = t, mtime = t, ctime = t, xattrs = {},
+  }
+  next_ino = next_ino + 1
+  if kind == "dir" then node.entries = {} elseif kind == "file" then node.blocks = {} end
+  return node
+end
+
+-- The root has no owner of its own (there is no caller while the script
+-- loads): the host then reports the user who mounted.
+local root = new_inode("dir", tonumber("755", 8))
+root.uid, root.gid = nil, nil
+
+-- The stat table of an inode; passes a lookup's error on unchanged, so
+-- handlers can end with `return stat(lookup(path))`.
+local function stat(node, err)
+  if not node then return nil, err end
+  return {
+    ino = node.ino, type = node.type, perm = node.perm, nlink = node.nlink,
+    uid = node.uid, gid = node.gid, size = node.size, rdev = node.rdev,
+    atime = node.atime, mtime = node.mtime, ctime = node.ctime,
+  }
+end
+
+-- Adds or removes the name `name` in directory `dir`. A file's link count is
+-- its number of names; a directory's is 2 ("." and its name) plus one ".."
+-- per subdirectory, so a subdirectory counts against its parent instead.
+local function attach(dir, name, node)
+  dir.entries[name] = node
+  if node.type == "dir" then dir.nlink = dir.nlink + 1 else node.nlink = node.nlink + 1 end
+  local t = now()
+  dir.mtime, dir.ctime, node.ctime = t, t, t
+end
+
+local function detach(dir, name)
+  local node = dir.entries[name]
+  dir.entries[name] = nil
+  if node.type == "dir" then dir.nlink = dir.nlink - 1 else node.nlink = node.nlink - 1 end
+  local t = now()
+  dir.mtime, dir.ctime, node.ctime = t, t, t
+  return node
+end
+
+---------------------------------------------------------------- paths
+
+-- The inode at `path`, or nil and an errno name.
+local function lookup(path)
+  local node = root
+  for name in moonfs.components(path) do
+    if node.type ~= "dir" then return nil, "ENOTDIR" end
+    node = node.entries[name]
+    if not node then return nil, "ENOENT" end
+  end
+  return node
+end
+
+-- The directory that holds (or would hold) `path`, and the last name.
+local function parent_of(path)
+  local dirpath, name = moonfs.split(path)
+  if not name then return nil, "EBUSY" end -- "/" has no parent to change
+  local dir, err = lookup(dirpath)
+  if not dir then return nil, err end
+  if dir.type ~= "dir" then return nil, "ENOTDIR" end
+  return dir, name
+end
+
+-- Makes a new object at `path` (shared by mkdir, mknod, symlink and
+-- create); `fields` holds what only some kinds have (rdev, target).
+local function make(path, kind, perm, fields)
+  local dir, name = parent_of(path)
+  if not dir then return nil, name end
+  if dir.entries[name] then return nil, "EEXIST" end
+  local node = new_inode(kind, perm, dir)
+  for key, value in pairs(fields or {}) do node[key] = value end
+  attach(dir, name, node)
+  return node
+end
+
+---------------------------------------------------------------- file data
+-- Block i (from 0) holds bytes [i*BLOCK, (i+1)*BLOCK). A block may be
+-- missing or shorter than BLOCK: the bytes it lacks, up to the file size,
+-- read as zeros. Writing a whole block stores the caller's string as is, so
+-- large sequential writes cost no copying beyond one substring per block.
+
+local function read_data(node, size, offset)
+  local stop = math.min(offset + size, node.size)
+  local parts, pos = {}, offset
+  while pos < stop do
+    local i = math.floor(pos / BLOCK)
+    local at = pos - i * BLOCK
+    local n = math.min(BLOCK - at, stop - pos)
+    local piece = (node.blocks[i] or ""):sub(at + 1, at + n)
+    if #piece < n then piece = piece .. ZEROS:sub(1, n - #piece) end
+    parts[#parts + 1] = piece
+    pos = pos + n
+  end
+  return table.concat(parts)
+end
+
+local function write_data(node, data, offset)
+  local done = 0
+  while done < #data do
+    local pos = offset + done
+    local i = math.floor(pos / BLOCK)
+    local at = pos - i * BLOCK
+    local n = math.min(BLOCK - at, #data - done)
+    local piece = data:sub(done + 1, done + n)
+    local old = node.blocks[i] or ""
+    if at == 0 and n >= #old then
+      node.blocks[i] = piece -- replaces everything the block held
+    else
+      if #old < at then old = old .. ZEROS:sub(1, at - #old) end
+      node.blocks[i] = old:sub(1, at) .. piece .. old:sub(at + n + 1)
+    end
+    done = done + n
+  end
+  node.size = math.max(node.size, offset + #data)
+end
+
+-- Truncates or extends. Growing only changes the size (the new bytes read
+-- as zeros); shrinking must also drop the data, or growing again later
+-- would bring old bytes back.
+local function set_size(node, size)
+  if size < node.size then
+    local keep = size % BLOCK
+    local last = (size - keep) / BLOCK -- the block the new end falls in
+    local block = node.blocks[last]
+    node.blocks[last] = block and keep > 0 and block:sub(1, keep) or nil
+    for i = last + 1, math.floor(node.size / BLOCK) do node.blocks[i] = nil end
+  end
+  node.size = size
+  local t = now()
+  node.mtime, node.ctime = t, t
+end
+
+-- Changing a program (write, truncate, chown) drops its setuid bit, and its
+-- setgid bit when group-executable, so it cannot keep privileges. libfuse
+-- asks the kernel to leave this to us (HANDLE_KILLPRIV). Only chown does it
+-- for root too; root writing a file keeps the bits, as on Linux.
+local function drop_privileges(node, even_for_root)
+  local caller = moonfs.caller()
+  if node.type ~= "file" or (not even_for_root and caller and caller.uid == 0) then return end
+  local bits = band(node.perm, 8) ~= 0 and bor(S_ISUID, S_ISGID) or S_ISUID
+  node.perm = band(node.perm, bit.bnot(bits))
+end
+
+-- The inode a request is about: the open handle when there is one (it stays
+-- valid after unlink or rename), else the path.
+local function target(path, fh)
+  if fh then return fh end
+  return lookup(path)
+end
+
+---------------------------------------------------------------- handlers
+
+local fs = {}
+
+function fs.getattr(path, fh)
+  return stat(target(path, fh))
+end
+
+function fs.setattr(path, changes, fh)
+  local node, err = target(path, fh)
+  if not node then return nil, err end
+  if changes.size then
+    if node.type == "dir" then return nil, "EISDIR" end
+    if node.type ~= "file" then return nil, "EINVAL" end
+    set_size(node, changes.size)
+    drop_privileges(node)
+  end
+  -- chmod changes permission bits only; the type is not the caller's to change
+  if changes.mode then node.perm = band(changes.mode, tonumber("7777", 8)) end
+  if changes.uid or changes.gid then
+    node.uid, node.gid = changes.uid or node.uid, changes.gid or node.gid
+    if not changes.mode then drop_privileges(node, true) end
+  end
+  local t = now()
+  for _, field in ipairs({ "atime", "mtime" }) do
+    local value = changes[field]
+    if value == "now" then node[field] = t
+    elseif value then node[field] = { sec = value.sec, nsec = value.nsec } end
+  end
+  node.ctime = t -- every attribute change is a change of the inode
+  return stat(node)
+end
+
+function fs.mkdir(path, mode)
+  return stat(make(path, "dir", mode))
+end
+
+-- Fifos, sockets and device nodes (and plain files, when a program asks).
+function fs.mknod(path, mode, rdev)
+  local kind = band(mode, moonfs.S.IFMT) == 0 and "file" or moonfs.type_of(mode)
+  if not kind or kind == "dir" or kind == "symlink" then return nil, "EINVAL" end
+  return stat(make(path, kind, moonfs.perm_of(mode), { rdev = rdev }))
+end
+
+function fs.symlink(target_path, path)
+  local fields = { target = target_path, size = #target_path }
+  return stat(make(path, "symlink", tonumber("777", 8), fields))
+end
+
+function fs.readlink(path)
+  local node, err = lookup(path)
+  if not node then return nil, err end
+  if node.type ~= "symlink" then return nil, "EINVAL" end
+  return node.target
+end
+
+function fs.link(from, to)
+  local node, err = lookup(from)
+  if not node then return nil, err end
+  if node.type == "dir" then return nil, "EPERM" end -- would allow cycles
+  local dir, name = parent_of(to)
+  if not dir then return nil, name end
+  if dir.entries[name] then return nil, "EEXIST" end
+  attach(dir, name, node)
+  return stat(node)
+end
+
+function fs.unlink(path)
+  local dir, name = parent_of(path)
+  if not dir then return nil, name end
+  local node = dir.entries[name]
+  if not node then return nil, "ENOENT" end
+  if node.type == "dir" then return nil, "EISDIR" end
+  detach(dir, name) -- the data stays while an open handle refers to it
+end
+
+function fs.rmdir(path)
+  local dir, name = parent_of(path)
+  if not dir then return nil, name end
+  local node = dir.entries[name]
+  if not node then return nil, "ENOENT" end
+  if node.type ~= "dir" then return nil, "ENOTDIR" end
+  if next(node.entries) then return nil, "ENOTEMPTY" end
+  detach(dir, name)
+  node.nlink = 0
+end
+
+-- Is `path` strictly below `dir`? (Moving a directory there would cut it
+-- off from the tree.)
+local function inside(path, dir)
+  return path:sub(1, #dir + 1) == (dir == "/" and "/" or dir .. "/")
+end
+
+function fs.rename(from, to, flags)
+  local from_dir, from_name = parent_of(from)
+  if not from_dir then return nil, from_name end
+  local node = from_dir.entries[from_name]
+  if not node then return nil, "ENOENT" end
+  local to_dir, to_name = parent_of(to)
+  if not to_dir then return nil, to_name end
+  local victim = to_dir.entries[to_name]
+
+  if flags == moonfs.RENAME_EXCHANGE then
+    if not victim then return nil, "ENOENT" end
+    if victim == node then return end
+    if (node.type == "dir" and inside(to, from)) or (victim.type == "dir" and inside(from, to)) then
+      return nil, "EINVAL"
+    end
+    -- detach both first so the link counts of both parents come out right
+    detach(from_dir, from_name)
+    detach(to_dir, to_name)
+    attach(from_dir, from_name, victim)
+    attach(to_dir, to_name, node)
+    return
+  end
+
+  if victim and flags == moonfs.RENAME_NOREPLACE then return nil, "EEXIST" end
+  if victim == node then return end -- same name, or another hard link to it
+  if node.type == "dir" then
+    if inside(to, from) then return nil, "EINVAL" end
+    if victim and victim.type ~= "dir" then return nil, "ENOTDIR" end
+    if victim and next(victim.entries) then return nil, "ENOTEMPTY" end
+  elseif victim and victim.type == "dir" then
+    return nil, "EISDIR"
+  end
+  if victim then
+    detach(to_dir, to_name)
+    if victim.type == "dir" then victim.nlink = 0 end
+  end
+  detach(from_dir, from_name)
+  attach(to_dir, to_name, node) -- also sets the ctime of the moved inode
+end
+
+function fs.open(path, flags)
+  local node, err = lookup(path)
+  if not node then return nil, err end
+  if node.type == "dir" and band(flags, 3) ~= 0 then return nil, "EISDIR" end
+  if band(flags, O_TRUNC) ~= 0 and node.type == "file" then
+    set_size(node, 0)
+    drop_privileges(node)
+  end
+  return node
+end
+
+function fs.create(path, mode, flags)
+  local existing = lookup(path)
+  if existing then
+    if band(flags, O_EXCL) ~= 0 then return nil, "EEXIST" end
+    return fs.open(path, flags)
+  end
+  return make(path, "file", moonfs.perm_of(mode))
+end
+
+function fs.read(path, size, offset, fh)
+  local node, err = target(path, fh)
+  if not node then return nil, err end
+  if node.type ~= "file" then return nil, "EISDIR" end
+  return read_data(node, size, offset) -- atime is left alone, as with noatime
+end
+
+function fs.write(path, data, offset, fh)
+  local node, err = target(path, fh)
+  if not node then return nil, err end
+  if node.type ~= "file" then return nil, "EISDIR" end
+  write_data(node, data, offset)
+  drop_privileges(node)
+  local t = now()
+  node.mtime, node.ctime = t, t
+  return #data
+end
+
+function fs.readdir(path)
+  local node, err = lookup(path)
+  if not node then return nil, err end
+  if node.type ~= "dir" then return nil, "ENOTDIR" end
+  local list = {}
+  for name, child in pairs(node.entries) do
+    list[#list + 1] = { name = name, type = child.type, ino = child.ino }
+  end
+  return list
+end
+
+-- Usage is counted by walking the tree: simple, and statfs is rare.
+-- (Files that are unlinked but still open are not counted.)
+function fs.statfs()
+  local seen, todo, used, count = {}, { root }, 0, 0
+  while #todo > 0 do -- a loop, not recursion: trees can be very deep
+    local node = table.remove(todo)
+    if not seen[node] then -- (hard links reach a file more than once)
+      seen[node] = true
+      count, used = count + 1, used + node.size
+      for _, child in pairs(node.entries or {}) do todo[#todo + 1] = child end
+    end
+  end
+  local bsize = 4096
+  local free = math.max(0, math.floor((CAPACITY - used) / bsize))
+  return {
+    bsize = bsize, frsize = bsize, blocks = CAPACITY / bsize, bfree = free, bavail = free,
+    files = MAX_INODES, ffree = MAX_INODES - count, namemax = 255,
+  }
+end
+
+function fs.setxattr(path, name, value, flags)
+  local node, err = lookup(path)
+  if not node then return nil, err end
+  local present = node.xattrs[name] ~= nil
+  if flags == moonfs.XATTR_CREATE and present then return nil, "EEXIST" end
+  if flags == moonfs.XATTR_REPLACE and not present then return nil, "ENODATA" end
+  node.xattrs[name] = value
+  node.ctime = now()
+end
+
+function fs.getxattr(path, name)
+  local node, err = lookup(path)
+  if not node then return nil, err end
+  local value = node.xattrs[name]
+  if value == nil then return nil, "ENODATA" end
+  return value
+end
+
+function fs.listxattr(path)
+  local node, err = lookup(path)
+  if not node then return nil, err end
+  local names = {}
+  for name in pairs(node.xattrs) do names[#names + 1] = name end
+  table.sort(names) -- a stable order for listings and tests
+  return names
+end
+
+function fs.removexattr(path, name)
+  local node, err = lookup(path)
+  if not node then return nil, err end
+  if node.xattrs[name] == nil then return nil, "ENODATA" end
+  node.xattrs[name] = nil
+  node.ctime = now()
+end
+
+return fs
