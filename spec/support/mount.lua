@@ -68,7 +68,8 @@ Mount.__index = Mount
 
 --- Starts the host. opts: script (path relative to the repo or absolute),
 -- options (string for -o), args (extra arguments), env (table), and
--- allow = {patterns} of log lines that are expected (e.g. "raised an error").
+-- allow = {patterns} of log lines that are expected (e.g. "raised an error"),
+-- nofile = the host's limit of open files.
 function M.start(opts)
   local self = setmetatable({}, Mount)
   self.tmp = M.tmpdir("mnt")
@@ -87,6 +88,10 @@ function M.start(opts)
     local fd = fcntl.open(self.log, fcntl.O_WRONLY + fcntl.O_CREAT + fcntl.O_TRUNC, 420)
     unistd.dup2(fd, 1)
     unistd.dup2(fd, 2)
+    if opts.nofile then
+      local resource = require("posix.sys.resource")
+      resource.setrlimit(resource.RLIMIT_NOFILE, { rlim_cur = opts.nofile, rlim_max = opts.nofile })
+    end
     unistd.execp(M.binary, argv)
     unistd._exit(127)
   end

@@ -131,9 +131,9 @@ local types = {
   [0x4000] = "dir", [0x2000] = "char", [0x1000] = "fifo",
 }
 
-local function do_stat(path, flags)
+local function do_stat(path, flags, dirfd)
   local st = ffi.new("struct spec_statx")
-  if C.statx(M.AT_FDCWD, path, flags, 0x7ff, st) < 0 then return fail() end
+  if C.statx(dirfd or M.AT_FDCWD, path, flags, 0x7ff, st) < 0 then return fail() end
   local function t(ts) return tonumber(ts.tv_sec) + tonumber(ts.tv_nsec) / 1e9 end
   return {
     mode = st.stx_mode, type = types[bit.band(st.stx_mode, 0xF000)],
@@ -149,6 +149,7 @@ end
 
 function M.stat(path) return do_stat(path, 0) end
 function M.lstat(path) return do_stat(path, 0x100) end -- AT_SYMLINK_NOFOLLOW
+function M.fstat(fd) return do_stat("", 0x1000, fd) end -- AT_EMPTY_PATH
 
 function M.mkdir(path, mode) return check(C.mkdir(path, mode or 493)) end
 function M.rmdir(path) return check(C.rmdir(path)) end
