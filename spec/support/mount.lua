@@ -100,7 +100,11 @@ function M.start(opts)
 
   -- wait for the mount, or for the host to give up
   for _ = 1, 200 do
-    if is_mounted(self.dir) then return self end
+    if is_mounted(self.dir) then
+      -- the first request waits for FUSE's INIT, so the host is ready after it
+      require("posix.sys.stat").stat(self.dir)
+      return self
+    end
     local p, how, status = wait.wait(pid, wait.WNOHANG)
     if p == pid then
       self.pid = nil
