@@ -120,6 +120,17 @@ static void link_open_file(struct open_file *of)
 	of->node->open_files = of;
 }
 
+/* The open file a request is about: its own, or for an unlinked node any
+ * open of it, since fstat and fchmod arrive without one and the old path
+ * may be gone or name another file by now. */
+static struct open_file *handle_for(struct node *n, const struct fuse_file_info *fi)
+{
+	struct open_file *of = file_of(fi);
+	if (!of && nodes_unlinked_node(n))
+		of = n->open_files;
+	return of;
+}
+
 static void free_open_file(struct open_file *of)
 {
 	lua_State *L = state();
@@ -300,11 +311,8 @@ static void op_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 	if (!path)
 		return;
 	traced_path(path, NULL);
-	struct open_file *of = file_of(fi);
-	if (!of && nodes_unlinked_node(n))
-		of = n->open_files; /* fstat of an unlinked file comes without one */
 	struct stat st;
-	int err = get_stat(path, of, &st);
+	int err = get_stat(path, handle_for(n, fi), &st);
 	if (err)
 		reply_err(req, err);
 	else
@@ -342,7 +350,7 @@ static void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int va
 		reply_err(req, ENOSYS);
 		return;
 	}
-	struct open_file *of = file_of(fi);
+	struct open_file *of = handle_for(n, fi);
 	lua_pushstring(L, path);
 	lua_createtable(L, 0, 4);
 	if (valid & FUSE_SET_ATTR_MODE) {
@@ -365,6 +373,10 @@ static void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int va
 			 "atime");
 	push_time_change(L, valid, FUSE_SET_ATTR_MTIME, FUSE_SET_ATTR_MTIME_NOW, &attr->st_mtim,
 			 "mtime");
+	if (valid & FUSE_SET_ATTR_CTIME) { /* e.g. chown(path, -1, -1) */
+		values_push_timespec(L, &attr->st_ctim);
+		lua_setfield(L, -2, "ctime");
+	}
 	if (trace_enabled)
 		trace_args("valid=0x%x", valid);
 	push_handle(L, of);

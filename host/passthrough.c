@@ -23,7 +23,6 @@ struct backing_map {
 #define INIT_PASSTHROUGH_BIT2 (1u << 5) /* FUSE_PASSTHROUGH is bit 37: bit 5 of flags2 */
 #define INIT_EXT_BIT (1u << 30)         /* FUSE_INIT_EXT: flags2 is valid */
 #define OPEN_PASSTHROUGH (1u << 7)      /* FOPEN_PASSTHROUGH */
-#define INIT_KILLPRIV_V2 (1u << 28)     /* FUSE_HANDLE_KILLPRIV_V2; libfuse 3.14 lacks the cap */
 
 /* Offsets in the raw messages (struct fuse_in_header is 40 bytes, the out
  * header 16). */
@@ -41,7 +40,6 @@ struct backing_map {
 static int session_fd = -1;
 static int wanted;
 static int kernel_offers;
-static uint32_t kernel_flags;
 static int available;
 static uint64_t init_unique;
 static int init_reply_pending;
@@ -71,7 +69,6 @@ static ssize_t device_read(int fd, void *buf, size_t len, void *userdata)
 	ssize_t n = read(fd, buf, len);
 	if (n >= INIT_IN_FLAGS2 + 4 && get_u32(buf, IN_OPCODE) == FUSE_INIT) {
 		uint32_t flags = get_u32(buf, IN_HEADER + 12);
-		kernel_flags = flags;
 		kernel_offers = (flags & INIT_EXT_BIT) &&
 				(get_u32(buf, INIT_IN_FLAGS2) & INIT_PASSTHROUGH_BIT2);
 		memcpy(&init_unique, (char *)buf + IN_UNIQUE, sizeof init_unique);
@@ -121,10 +118,6 @@ static ssize_t device_writev(int fd, struct iovec *iov, int count, void *userdat
 			char *flags = locate(iov, count, INIT_OUT_FLAGS);
 			char *flags2 = locate(iov, count, INIT_OUT_FLAGS2);
 			char *depth = locate(iov, count, INIT_OUT_MAX_STACK_DEPTH);
-			/* Without this the kernel asks for security.capability
-			 * before every write, passthrough writes included. */
-			if (flags && (kernel_flags & INIT_KILLPRIV_V2))
-				or_u32(flags, INIT_KILLPRIV_V2);
 			if (available && flags && flags2 && depth) {
 				or_u32(flags, INIT_EXT_BIT);
 				or_u32(flags2, INIT_PASSTHROUGH_BIT2);
@@ -173,6 +166,15 @@ void passthrough_init(struct fuse_conn_info *conn)
 {
 	/* The kernel refuses passthrough together with writeback caching. */
 	conn->want &= ~FUSE_CAP_WRITEBACK_CACHE;
+	/* The kernel clears setuid/setgid itself (with a SETATTR of the mode)
+	 * on write, truncate and chown. Handing that to the filesystem
+	 * (KILLPRIV, KILLPRIV_V2) cannot work with passthrough: passthrough
+	 * writes never reach the host, and libfuse 3.14 drops the flags that
+	 * say when. The price is a GETXATTR of security.capability per write
+	 * for scripts with a getxattr handler. */
+	conn->want &= ~FUSE_CAP_HANDLE_KILLPRIV;
+	/* O_TRUNC as a SETATTR before OPEN, so that it too clears setuid. */
+	conn->want &= ~FUSE_CAP_ATOMIC_O_TRUNC;
 
 	const char *why = NULL;
 	if (!wanted)

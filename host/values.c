@@ -273,9 +273,11 @@ int values_to_stat(lua_State *L, int idx, struct stat *st, const char **why)
 	memset(st, 0, sizeof *st);
 
 	mode_t mode = 0;
+	int has_mode = 0;
 	lua_getfield(L, idx, "mode");
 	if (lua_type(L, -1) == LUA_TNUMBER) {
 		mode = (mode_t)lua_tointeger(L, -1);
+		has_mode = 1;
 	} else if (!lua_isnil(L, -1)) {
 		*why = bad_field("mode", "a number", L, -1);
 		lua_pop(L, 1);
@@ -315,7 +317,8 @@ int values_to_stat(lua_State *L, int idx, struct stat *st, const char **why)
 			return -1;
 		}
 		mode = (mode & S_IFMT) | (mode_t)perm;
-	} else if (!(mode & 07777)) {
+	} else if (!has_mode) {
+		/* neither perm nor mode: a default (mode 0 is a real mode) */
 		mode |= S_ISDIR(mode) ? 0755 : S_ISLNK(mode) ? 0777 : 0644;
 	}
 	lua_pop(L, 1);

@@ -25,6 +25,7 @@ local BLOCK = 64 * 1024            -- file data is kept in blocks of this size
 local ZEROS = ("\0"):rep(BLOCK)    -- for filling holes
 local CAPACITY = 1024 * 1024 * 1024 -- what statfs reports as the total size
 local MAX_INODES = 1024 * 1024     -- what statfs reports as the inode total
+local MAX_FILE_SIZE = 2 ^ 44       -- 16 TiB, as on ext4: beyond it EFBIG
 local S_ISUID, S_ISGID = moonfs.S.ISUID, moonfs.S.ISGID
 local O_EXCL, O_TRUNC = moonfs.O.EXCL, moonfs.O.TRUNC
 
@@ -214,6 +215,7 @@ function fs.setattr(path, changes, fh)
   if changes.size then
     if node.type == "dir" then return nil, "EISDIR" end
     if node.type ~= "file" then return nil, "EINVAL" end
+    if changes.size > MAX_FILE_SIZE then return nil, "EFBIG" end
     set_size(node, changes.size)
     drop_privileges(node)
   end
@@ -364,6 +366,7 @@ function fs.write(path, data, offset, fh)
   local node, err = target(path, fh)
   if not node then return nil, err end
   if node.type ~= "file" then return nil, "EISDIR" end
+  if offset + #data > MAX_FILE_SIZE then return nil, "EFBIG" end
   write_data(node, data, offset)
   drop_privileges(node)
   local t = now()
@@ -402,9 +405,16 @@ function fs.statfs()
   }
 end
 
+-- Attribute names live in namespaces ("user.", "trusted.", ...); Linux
+-- refuses a name without one.
+local function known_namespace(name)
+  return name:match("^user%.") or name:match("^trusted%.") or name:match("^security%.")
+end
+
 function fs.setxattr(path, name, value, flags)
   local node, err = lookup(path)
   if not node then return nil, err end
+  if not known_namespace(name) then return nil, "EOPNOTSUPP" end
   local present = node.xattrs[name] ~= nil
   if flags == moonfs.XATTR_CREATE and present then return nil, "EEXIST" end
   if flags == moonfs.XATTR_REPLACE and not present then return nil, "ENODATA" end
