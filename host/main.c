@@ -375,7 +375,8 @@ static int mount_and_serve(struct command_line *cl, char *argv0)
 	passthrough_set_idle_hook(between_requests);
 	if (fuse_session_mount(se, cl->mountpoint) != 0)
 		goto out_signals;
-	if (passthrough_setup(se, cl->passthrough) != 0) {
+	int shared = cl->fuse_opts && strstr(cl->fuse_opts, "allow_other") != NULL;
+	if (passthrough_setup(se, cl->passthrough, shared) != 0) {
 		fprintf(stderr, "moonfs: cannot take over the FUSE device I/O\n");
 		goto out_unmount;
 	}

@@ -987,6 +987,7 @@ static void op_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 			return;
 		}
 	}
+	link_open_file(of);
 	fi->fh = (uintptr_t)of;
 	if (trace_enabled)
 		trace_end(0, NULL);

@@ -23,6 +23,7 @@ struct backing_map {
 #define INIT_PASSTHROUGH_BIT2 (1u << 5) /* FUSE_PASSTHROUGH is bit 37: bit 5 of flags2 */
 #define INIT_EXT_BIT (1u << 30)         /* FUSE_INIT_EXT: flags2 is valid */
 #define OPEN_PASSTHROUGH (1u << 7)      /* FOPEN_PASSTHROUGH */
+#define INIT_KILLPRIV_V2 (1u << 28)     /* FUSE_HANDLE_KILLPRIV_V2 (not in libfuse 3.14) */
 
 /* Offsets in the raw messages (struct fuse_in_header is 40 bytes, the out
  * header 16). */
@@ -40,6 +41,9 @@ struct backing_map {
 static int session_fd = -1;
 static int wanted;
 static int kernel_offers;
+static uint32_t kernel_flags;
+static int shared_mount;
+static int killpriv_v2;
 static int available;
 static uint64_t init_unique;
 static int init_reply_pending;
@@ -69,6 +73,7 @@ static ssize_t device_read(int fd, void *buf, size_t len, void *userdata)
 	ssize_t n = read(fd, buf, len);
 	if (n >= INIT_IN_FLAGS2 + 4 && get_u32(buf, IN_OPCODE) == FUSE_INIT) {
 		uint32_t flags = get_u32(buf, IN_HEADER + 12);
+		kernel_flags = flags;
 		kernel_offers = (flags & INIT_EXT_BIT) &&
 				(get_u32(buf, INIT_IN_FLAGS2) & INIT_PASSTHROUGH_BIT2);
 		memcpy(&init_unique, (char *)buf + IN_UNIQUE, sizeof init_unique);
@@ -118,6 +123,8 @@ static ssize_t device_writev(int fd, struct iovec *iov, int count, void *userdat
 			char *flags = locate(iov, count, INIT_OUT_FLAGS);
 			char *flags2 = locate(iov, count, INIT_OUT_FLAGS2);
 			char *depth = locate(iov, count, INIT_OUT_MAX_STACK_DEPTH);
+			if (killpriv_v2 && flags)
+				or_u32(flags, INIT_KILLPRIV_V2);
 			if (available && flags && flags2 && depth) {
 				or_u32(flags, INIT_EXT_BIT);
 				or_u32(flags2, INIT_PASSTHROUGH_BIT2);
@@ -137,13 +144,14 @@ static ssize_t device_writev(int fd, struct iovec *iov, int count, void *userdat
 	return writev(fd, iov, count);
 }
 
-int passthrough_setup(struct fuse_session *se, int want)
+int passthrough_setup(struct fuse_session *se, int want, int shared)
 {
 	static const struct fuse_custom_io io = {
 		.read = device_read,
 		.writev = device_writev,
 	};
 	wanted = want;
+	shared_mount = shared;
 	session_fd = fuse_session_fd(se);
 	return fuse_session_custom_io(se, &io, session_fd) == 0 ? 0 : -1;
 }
@@ -166,12 +174,15 @@ void passthrough_init(struct fuse_conn_info *conn)
 {
 	/* The kernel refuses passthrough together with writeback caching. */
 	conn->want &= ~FUSE_CAP_WRITEBACK_CACHE;
-	/* The kernel clears setuid/setgid itself (with a SETATTR of the mode)
-	 * on write, truncate and chown. Handing that to the filesystem
-	 * (KILLPRIV, KILLPRIV_V2) cannot work with passthrough: passthrough
-	 * writes never reach the host, and libfuse 3.14 drops the flags that
-	 * say when. The price is a GETXATTR of security.capability per write
-	 * for scripts with a getxattr handler. */
+	/* Who clears setuid/setgid after a write, truncate or chown. By
+	 * default the kernel does, with a SETATTR of the mode, after asking
+	 * for security.capability before every write: a round trip per write
+	 * for scripts with a getxattr handler, passthrough writes included.
+	 * KILLPRIV_V2 hands the clearing to the filesystem and spares that
+	 * round trip, but passthrough writes never reach the host, so they
+	 * could not clear the bits. Only callers without CAP_FSETID need
+	 * them cleared, and without allow_other every caller is the root that
+	 * mounted (passthrough needs root): there V2 loses nothing. */
 	conn->want &= ~FUSE_CAP_HANDLE_KILLPRIV;
 	/* O_TRUNC as a SETATTR before OPEN, so that it too clears setuid. */
 	conn->want &= ~FUSE_CAP_ATOMIC_O_TRUNC;
@@ -184,6 +195,7 @@ void passthrough_init(struct fuse_conn_info *conn)
 	else if (!has_cap_sys_admin())
 		why = "the host lacks CAP_SYS_ADMIN (mount as root)";
 	available = why == NULL;
+	killpriv_v2 = available && !shared_mount && (kernel_flags & INIT_KILLPRIV_V2);
 	if (available)
 		log_msg("passthrough: available; file data of fd opens stays in the kernel");
 	else

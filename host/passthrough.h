@@ -28,8 +28,9 @@ struct open_file {
 	unsigned cached : 1;      /* data goes through the page cache */
 };
 
-/* Takes over the session's device I/O. `wanted` is 0 for -o nopassthrough. */
-int passthrough_setup(struct fuse_session *se, int wanted);
+/* Takes over the session's device I/O. `wanted` is 0 for -o nopassthrough;
+ * `shared` is set when other users may use the mount (allow_other). */
+int passthrough_setup(struct fuse_session *se, int wanted, int shared);
 
 /* `hook` runs before each wait for a request, in the loop's thread: the
  * place to act on signals (reload, counters). */
