@@ -1,0 +1,276 @@
+--- moonfs.mirror: a read-write mirror of a directory, built on moonfs.sys.
+--
+-- Every path is resolved beneath one directory fd of the root, so a name in
+-- the mount can never reach outside it. Opens return real fds: the host
+-- hands them to the kernel (passthrough) or serves them itself, which is why
+-- there are no read/write/flush/release/fsync/fallocate handlers here.
+--
+-- Scripts customise the mirror by replacing fields of the returned table:
+--
+--     local fs = require("moonfs").mirror("/srv/data")
+--     local getattr = fs.getattr
+--     fs.getattr = function(path, fh) ... getattr(path, fh) ... end
+--     return fs
+-- @module moonfs.mirror
+
+local moonfs = require("moonfs")
+local bit = require("bit")
+local ffi = require("ffi")
+
+local band, bor, bnot = bit.band, bit.bor, bit.bnot
+local O, S = moonfs.O, moonfs.S
+local relative, dirname = moonfs.relative, moonfs.dirname
+
+-- Separate declarations: one that clashes with a script's own cdef must not
+-- take the others with it.
+pcall(ffi.cdef, "unsigned int geteuid(void);")
+pcall(ffi.cdef, "unsigned int getegid(void);")
+pcall(ffi.cdef, "unsigned int umask(unsigned int mask);")
+
+local PERM = 0xFFF -- permission bits, setuid/setgid/sticky included
+local OPEN_STRIP = bnot(bor(O.CREAT, O.EXCL))
+
+--- Builds a mirror of directory `root`.
+--
+-- Every handler in the table returns its value(s) on success and
+-- `nil, "ENAME: message", errno` on failure, as moonfs.sys does.
+-- @tparam string root the directory to mirror (a symlink to one is followed)
+-- @treturn table the handlers, plus `timeout = 86400`.
+-- On failure nothing is returned: it raises `"mirror: root DIR: ENOENT: ..."`
+-- (level 0, no position), because a script cannot serve without its root.
+local function mirror(root)
+  if type(root) ~= "string" or root == "" then
+    error("mirror: no root directory given; use mirror(\"/some/dir\")", 0)
+  end
+  local sys = moonfs.sys
+  local rootfd, err = sys.open_root(root)
+  if not rootfd then error("mirror: root " .. root .. ": " .. err, 0) end
+
+  -- As root the host creates everything as uid 0; new objects are then
+  -- given to the caller, as the kernel would have made them.
+  local host_uid, host_gid = ffi.C.geteuid(), ffi.C.getegid()
+  -- The kernel has already applied the caller's umask to the mode it sends;
+  -- the host's own umask applies again at creation and must be undone.
+  local host_umask = ffi.C.umask(0)
+  ffi.C.umask(host_umask)
+
+  local function stat(path, fh)
+    if type(fh) == "number" then return sys.fstat(fh) end
+    return sys.stat(rootfd, relative(path))
+  end
+
+  -- After creating `path` (fd when it is open): gives it to the caller and
+  -- puts back the permission bits of `mode` the host's umask removed, or a
+  -- chown cleared (setuid, setgid). Returns true, or nil, err, errno.
+  local function settle(path, fd, mode)
+    local rel = relative(path)
+    local chowned = false
+    local caller = host_uid == 0 and moonfs.caller()
+    if caller and (caller.uid ~= host_uid or caller.gid ~= host_gid) then
+      local uid = caller.uid ~= host_uid and caller.uid or -1
+      local gid = caller.gid ~= host_gid and caller.gid or -1
+      -- Under a setgid directory the new object keeps the directory's group.
+      local parent = sys.stat(rootfd, relative(dirname(path)))
+      if parent and band(parent.mode, S.ISGID) ~= 0 then gid = -1 end
+      if uid ~= -1 or gid ~= -1 then
+        local ok, e, n
+        if fd then ok, e, n = sys.fchown(fd, uid, gid)
+        else ok, e, n = sys.chown(rootfd, rel, uid, gid) end
+        if not ok then return nil, e, n end
+        chowned = true
+      end
+    end
+    if not mode then return true end -- a symlink
+    if band(mode, host_umask) ~= 0 or (chowned and band(mode, bor(S.ISUID, S.ISGID)) ~= 0) then
+      local st, e, n
+      if fd then st, e, n = sys.fstat(fd) else st, e, n = sys.stat(rootfd, rel) end
+      if not st then return nil, e, n end
+      -- bor keeps the setgid bit a directory inherits from its parent.
+      local want = bor(band(st.mode, PERM), band(mode, PERM))
+      if want ~= band(st.mode, PERM) then
+        if fd then return sys.fchmod(fd, want) end
+        return sys.chmod(rootfd, rel, want)
+      end
+    end
+    return true
+  end
+
+  -- settle, or undo the creation when it fails: a half-made object owned by
+  -- the wrong user is worse than none.
+  local function settle_or_remove(path, mode, remove)
+    local ok, e, n = settle(path, nil, mode)
+    if not ok then
+      remove(rootfd, relative(path))
+      return nil, e, n
+    end
+    return stat(path)
+  end
+
+  local fs = {
+    -- Kernel caching of names and attributes, as libfuse's passthrough_hp:
+    -- everything changes through the mount, so the kernel can keep what it
+    -- knows. Mount with -o timeout=1 when the directory also changes
+    -- behind moonfs's back.
+    timeout = 86400,
+  }
+
+  function fs.getattr(path, fh)
+    return stat(path, fh)
+  end
+
+  -- Uses the open fd when the kernel names one (ftruncate of an unlinked
+  -- file has no path left).
+  function fs.setattr(path, changes, fh)
+    local rel = relative(path)
+    local fd = type(fh) == "number" and fh or nil
+    local ok, e, n = true, nil, nil
+    if not (changes.mode or changes.uid or changes.gid or changes.size or changes.atime
+            or changes.mtime) then
+      -- Only the change time moves (chown(path, -1, -1)): no call sets it,
+      -- but chown(-1, -1) moves it to now, as on a local filesystem.
+      if fd then ok, e, n = sys.fchown(fd, -1, -1)
+      else ok, e, n = sys.chown(rootfd, rel, -1, -1) end
+      if not ok then return nil, e, n end
+    end
+    -- owner before mode: a chown clears setuid/setgid, a mode given with it is final
+    if changes.uid or changes.gid then
+      local uid, gid = changes.uid or -1, changes.gid or -1
+      if fd then ok, e, n = sys.fchown(fd, uid, gid)
+      else ok, e, n = sys.chown(rootfd, rel, uid, gid) end
+      if not ok then return nil, e, n end
+    end
+    if changes.mode then
+      if fd then ok, e, n = sys.fchmod(fd, changes.mode)
+      else ok, e, n = sys.chmod(rootfd, rel, changes.mode) end
+      if not ok then return nil, e, n end
+    end
+    if changes.size then
+      if fd then ok, e, n = sys.ftruncate(fd, changes.size)
+      else ok, e, n = sys.truncate(rootfd, rel, changes.size) end
+      if not ok then return nil, e, n end
+    end
+    if changes.atime or changes.mtime then
+      if fd then ok, e, n = sys.futimens(fd, changes.atime, changes.mtime)
+      else ok, e, n = sys.utimens(rootfd, rel, changes.atime, changes.mtime) end
+      if not ok then return nil, e, n end
+    end
+    return stat(path, fd)
+  end
+
+  function fs.readlink(path)
+    return sys.readlink(rootfd, relative(path))
+  end
+
+  function fs.mknod(path, mode, rdev)
+    local ok, e, n = sys.mknod(rootfd, relative(path), mode, rdev)
+    if not ok then return nil, e, n end
+    return settle_or_remove(path, mode, sys.unlink)
+  end
+
+  function fs.mkdir(path, mode)
+    local ok, e, n = sys.mkdir(rootfd, relative(path), mode)
+    if not ok then return nil, e, n end
+    return settle_or_remove(path, mode, sys.rmdir)
+  end
+
+  function fs.symlink(target, path)
+    local ok, e, n = sys.symlink(target, rootfd, relative(path))
+    if not ok then return nil, e, n end
+    return settle_or_remove(path, nil, sys.unlink)
+  end
+
+  function fs.unlink(path)
+    return sys.unlink(rootfd, relative(path))
+  end
+
+  function fs.rmdir(path)
+    return sys.rmdir(rootfd, relative(path))
+  end
+
+  function fs.rename(from, to, flags)
+    return sys.rename(rootfd, relative(from), rootfd, relative(to), flags)
+  end
+
+  function fs.link(from, to)
+    local ok, e, n = sys.link(rootfd, relative(from), rootfd, relative(to))
+    if not ok then return nil, e, n end
+    return stat(to)
+  end
+
+  -- O_NOFOLLOW: the kernel resolves symlinks itself and opens only what
+  -- they lead to, so a symlink here was swapped in behind moonfs's back.
+  local function open_existing(path, flags)
+    return sys.open(rootfd, relative(path), bor(band(flags, OPEN_STRIP), O.NOFOLLOW))
+  end
+
+  function fs.open(path, flags)
+    return open_existing(path, flags)
+  end
+
+  function fs.create(path, mode, flags)
+    local rel = relative(path)
+    flags = bor(flags, O.CREAT, O.NOFOLLOW)
+    -- O_EXCL tells whether this call made the file: only then does it get
+    -- the caller's ownership. The kernel asks to create only names it
+    -- believes missing, so the file exists only when made behind our back.
+    local fd, e, n = sys.open(rootfd, rel, bor(flags, O.EXCL), mode)
+    if not fd and n == moonfs.errno.EEXIST and band(flags, O.EXCL) == 0 then
+      return open_existing(path, flags)
+    end
+    if not fd then return nil, e, n end
+    local ok
+    ok, e, n = settle(path, fd, mode)
+    if not ok then
+      sys.close(fd)
+      sys.unlink(rootfd, rel)
+      return nil, e, n
+    end
+    return fd
+  end
+
+  -- An open directory is an fd of it: fsyncdir needs one (editors and
+  -- databases fsync a directory to make a rename durable), and a listing
+  -- reads the directory that was opened even if it was renamed since.
+  function fs.opendir(path)
+    return sys.open(rootfd, relative(path), bor(O.RDONLY, O.DIRECTORY, O.NOFOLLOW))
+  end
+
+  function fs.releasedir(path, fh)
+    if type(fh) == "number" then return sys.close(fh) end
+  end
+
+  function fs.fsyncdir(path, datasync, fh)
+    if type(fh) == "number" then return sys.fsync(fh, datasync) end
+  end
+
+  -- names, types and inos straight from the directory; the types let
+  -- `find` and `ls --color` skip a stat per name.
+  function fs.readdir(path, fh)
+    if type(fh) == "number" then return sys.readdir(fh, ".") end
+    return sys.readdir(rootfd, relative(path))
+  end
+
+  function fs.statfs(path)
+    return sys.statvfs(rootfd)
+  end
+
+  function fs.setxattr(path, name, value, flags)
+    return sys.setxattr(rootfd, relative(path), name, value, flags)
+  end
+
+  function fs.getxattr(path, name)
+    return sys.getxattr(rootfd, relative(path), name)
+  end
+
+  function fs.listxattr(path)
+    return sys.listxattr(rootfd, relative(path))
+  end
+
+  function fs.removexattr(path, name)
+    return sys.removexattr(rootfd, relative(path), name)
+  end
+
+  return fs
+end
+
+return mirror
