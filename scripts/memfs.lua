@@ -374,6 +374,12 @@ function fs.write(path, data, offset, fh)
   return #data
 end
 
+-- The directory itself is the handle, so fstat of an open directory that
+-- was removed still finds it.
+function fs.opendir(path)
+  return lookup(path)
+end
+
 function fs.readdir(path)
   local node, err = lookup(path)
   if not node then return nil, err end
