@@ -6,7 +6,7 @@ LUADIR = $(PREFIX)/share/moonfs/lua
 
 # Debian packages the build, the specs, the demo and the bench use.
 PACKAGES := gcc make pkg-config libfuse3-dev fuse3 libluajit-5.1-dev luajit \
-            lua-busted lua-posix fio
+            lua-busted lua-posix fio lua-sql-sqlite3
 
 CC ?= gcc
 CFLAGS ?= -O2 -g

@@ -1,0 +1,82 @@
+-- scripts/upper.lua, mounted for real: an upper-cased, read-only view of a
+-- directory, served through the read handler.
+local mount = require("support.mount")
+local sys = require("support.sys")
+
+describe("scripts/upper.lua", function()
+  local m, src
+  local big = ("abcdefghij\n"):rep(30000) -- 330,000 bytes: several reads
+  setup(function()
+    src = mount.tmpdir("upper")
+    assert(sys.write_file(src .. "/hello.txt", "Hello, World! 123\n"))
+    assert(sys.mkdir(src .. "/Sub"))
+    assert(sys.write_file(src .. "/Sub/mixed.txt", "caf\195\169 \0 zZ\255\n"))
+    assert(sys.write_file(src .. "/big.txt", big))
+    assert(sys.symlink("hello.txt", src .. "/link"))
+    m = mount.start{ script = "scripts/upper.lua", options = "root=" .. src }
+  end)
+  teardown(function()
+    mount.stop_all()
+    mount.rmtree(src)
+  end)
+
+  it("is at most 60 lines", function()
+    local n = 0
+    for _ in io.lines(mount.repo .. "/scripts/upper.lua") do n = n + 1 end
+    assert.is_true(n <= 60, n .. " lines")
+  end)
+
+  it("keeps names, types and sizes, without write permission", function()
+    assert.same({ "Sub", "big.txt", "hello.txt", "link" }, sys.readdir(m.dir))
+    assert.same({ "mixed.txt" }, sys.readdir(m:path("Sub")))
+    assert.equal(18, sys.stat(m:path("hello.txt")).size)
+    assert.equal(#big, sys.stat(m:path("big.txt")).size)
+    assert.equal("dir", sys.stat(m:path("Sub")).type)
+    assert.equal("symlink", sys.lstat(m:path("link")).type)
+    assert.equal("hello.txt", sys.readlink(m:path("link")))
+    assert.equal(tonumber("444", 8), sys.stat(m:path("hello.txt")).perm)
+    assert.equal(tonumber("555", 8), sys.stat(m:path("Sub")).perm)
+    assert.same({ nil, "ENOENT", 2 }, { sys.stat(m:path("nope")) })
+  end)
+
+  it("upper-cases contents through the read handler, never passthrough", function()
+    local before = m:stats()
+    assert.equal("HELLO, WORLD! 123\n", sys.read_file(m:path("hello.txt")))
+    assert.equal("HELLO, WORLD! 123\n", sys.read_file(m:path("link")))
+    -- only ASCII letters change; other bytes pass as they are
+    assert.equal("CAF\195\169 \0 ZZ\255\n", sys.read_file(m:path("Sub/mixed.txt")))
+    assert.equal(big:upper(), sys.read_file(m:path("big.txt")))
+    local fd = assert(sys.open(m:path("big.txt"), sys.O.RDONLY))
+    assert.equal("HIJ\nABC", sys.pread(fd, 7, 11 * 20000 + 7))
+    sys.close(fd)
+    local after = m:stats()
+    assert.is_true(after.requests.read - (before.requests.read or 0) >= 4)
+    assert.equal(before.passthrough_opens, after.passthrough_opens)
+    assert.equal(0, after.backing_ids)
+  end)
+
+  it("shows changes made to the directory", function()
+    assert(sys.write_file(src .. "/new.txt", "fresh"))
+    assert.equal("FRESH", sys.read_file(m:path("new.txt")))
+  end)
+
+  it("refuses every change with EROFS and leaves the directory alone", function()
+    assert.same({ nil, "EROFS", 30 }, { sys.open(m:path("hello.txt"), sys.O.WRONLY) })
+    assert.same({ nil, "EROFS", 30 }, { sys.open(m:path("hello.txt"), sys.O.RDWR) })
+    assert.same({ nil, "EROFS", 30 }, { sys.write_file(m:path("other.txt"), "x") })
+    assert.same({ nil, "EROFS", 30 }, { sys.mkdir(m:path("d")) })
+    assert.same({ nil, "EROFS", 30 }, { sys.unlink(m:path("hello.txt")) })
+    assert.same({ nil, "EROFS", 30 }, { sys.rmdir(m:path("Sub")) })
+    assert.same({ nil, "EROFS", 30 }, { sys.rename(m:path("hello.txt"), m:path("h")) })
+    assert.same({ nil, "EROFS", 30 }, { sys.chmod(m:path("hello.txt"), tonumber("777", 8)) })
+    assert.same({ nil, "EROFS", 30 }, { sys.truncate(m:path("hello.txt"), 0) })
+    assert.same({ nil, "EROFS", 30 }, { sys.symlink("x", m:path("s")) })
+    assert.equal("Hello, World! 123\n", sys.read_file(src .. "/hello.txt"))
+    assert.same({ "Sub", "big.txt", "hello.txt", "link", "new.txt" }, sys.readdir(src))
+  end)
+
+  it("unmounts cleanly and the host exits 0", function()
+    m:stop()
+    assert.is_false(mount.is_mounted(m.dir))
+  end)
+end)
