@@ -108,7 +108,7 @@ static struct open_file *new_open_file(struct node *n)
 		return NULL;
 	of->node = n;
 	of->fd = -1;
-	of->handle_ref = of->entries_ref = of->entry_types_ref = LUA_NOREF;
+	of->handle_ref = of->entries_ref = LUA_NOREF;
 	return of;
 }
 
@@ -143,7 +143,6 @@ static void free_open_file(struct open_file *of)
 	}
 	luaL_unref(L, LUA_REGISTRYINDEX, of->handle_ref);
 	luaL_unref(L, LUA_REGISTRYINDEX, of->entries_ref);
-	luaL_unref(L, LUA_REGISTRYINDEX, of->entry_types_ref);
 	if (of->fd >= 0)
 		close(of->fd);
 	free(of);
@@ -996,13 +995,13 @@ static void op_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 		free_open_file(of);
 }
 
-/* Asks the script for the directory's names, for a new pass (offset 0). */
+/* Asks the script for the directory's names, for a new pass (offset 0).
+ * Keeps {names, types, inos} (the last two may be nil) for the pass. */
 static int load_entries(struct open_file *of, const char *path)
 {
 	lua_State *L = state();
 	luaL_unref(L, LUA_REGISTRYINDEX, of->entries_ref);
-	luaL_unref(L, LUA_REGISTRYINDEX, of->entry_types_ref);
-	of->entries_ref = of->entry_types_ref = LUA_NOREF;
+	of->entries_ref = LUA_NOREF;
 	of->entry_count = 0;
 	int base = bridge_push_handler(OP_readdir);
 	if (base < 0)
@@ -1013,17 +1012,20 @@ static int load_entries(struct open_file *of, const char *path)
 	if (rc >= 0 && (rc == 0 || lua_type(L, bridge_result(base, 1)) != LUA_TTABLE))
 		rc = bridge_bad_result(OP_readdir, path,
 				       "must return an array of names (or of {name = ...} tables)");
-	if (rc >= 2 && lua_type(L, bridge_result(base, 2)) != LUA_TTABLE)
-		rc = bridge_bad_result(OP_readdir, path,
-				       "returned a second value that is not an array of types");
+	for (int i = 2; rc >= i && i <= 3; i++)
+		if (!lua_isnil(L, bridge_result(base, i)) &&
+		    lua_type(L, bridge_result(base, i)) != LUA_TTABLE)
+			rc = bridge_bad_result(OP_readdir, path,
+					       i == 2 ? "returned types that are not an array"
+						      : "returned inode numbers that are not an array");
 	if (rc > 0) {
 		of->entry_count = (uint32_t)lua_objlen(L, bridge_result(base, 1));
-		lua_pushvalue(L, bridge_result(base, 1));
-		of->entries_ref = luaL_ref(L, LUA_REGISTRYINDEX);
-		if (rc >= 2) {
-			lua_pushvalue(L, bridge_result(base, 2));
-			of->entry_types_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+		lua_createtable(L, 3, 0);
+		for (int i = 1; i <= 3 && i <= rc; i++) {
+			lua_pushvalue(L, bridge_result(base, i));
+			lua_rawseti(L, -2, i);
 		}
+		of->entries_ref = luaL_ref(L, LUA_REGISTRYINDEX);
 	}
 	bridge_pop(base);
 	return as_errno(rc);
@@ -1070,8 +1072,10 @@ static void op_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 	}
 	int top = lua_gettop(L);
 	lua_rawgeti(L, LUA_REGISTRYINDEX, of->entries_ref);
-	lua_rawgeti(L, LUA_REGISTRYINDEX, of->entry_types_ref);
-	int entries = top + 1, types = top + 2;
+	lua_rawgeti(L, top + 1, 1);
+	lua_rawgeti(L, top + 1, 2);
+	lua_rawgeti(L, top + 1, 3);
+	int entries = top + 2, types = top + 3, inos = top + 4;
 	size_t used = 0;
 	/* Offsets: 1 after ".", 2 after "..", k + 2 after the script's k-th. */
 	for (off_t i = off; i < (off_t)of->entry_count + 2; i++) {
@@ -1095,10 +1099,17 @@ static void op_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 				lua_getfield(L, item, "ino");
 				st.st_ino = (ino_t)lua_tonumber(L, -1);
 				lua_pop(L, 2);
-			} else if (!lua_isnil(L, types)) {
-				lua_rawgeti(L, types, (int)(i - 1));
-				st.st_mode = entry_type(L, -1);
-				lua_pop(L, 1);
+			} else {
+				if (!lua_isnil(L, types)) {
+					lua_rawgeti(L, types, (int)(i - 1));
+					st.st_mode = entry_type(L, -1);
+					lua_pop(L, 1);
+				}
+				if (!lua_isnil(L, inos)) {
+					lua_rawgeti(L, inos, (int)(i - 1));
+					st.st_ino = (ino_t)lua_tonumber(L, -1);
+					lua_pop(L, 1);
+				}
 			}
 			name = lua_tostring(L, -1);
 			if (!name || !*name || strchr(name, '/') || strlen(name) > NAME_MAX_BYTES) {
@@ -1109,18 +1120,18 @@ static void op_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 					 strchr(name, '/') ? "contains '/'" : "longer than 255 bytes");
 				log_once("readdir-name", "handler 'readdir' (%s) %s; skipping such names",
 					 path, why);
-				lua_settop(L, types);
+				lua_settop(L, inos);
 				continue;
 			}
 			if (strcmp(name, ".") == 0 || strcmp(name, "..") == 0) {
-				lua_settop(L, types);
+				lua_settop(L, inos);
 				continue;
 			}
 			if (!st.st_ino)
 				st.st_ino = name_ino(name);
 		}
 		size_t need = fuse_add_direntry(req, buf + used, size - used, name, &st, i + 1);
-		lua_settop(L, types);
+		lua_settop(L, inos);
 		if (need > size - used)
 			break;
 		used += need;

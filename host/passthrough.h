@@ -20,8 +20,7 @@ struct open_file {
 	struct node *node;
 	int fd;             /* the fd the script returned, -1 for none */
 	int handle_ref;     /* the script's handle (or the fd as a number) */
-	int entries_ref;    /* directories: the names of the current pass */
-	int entry_types_ref;
+	int entries_ref;    /* directories: {names, types, inos} of the pass */
 	uint32_t entry_count;
 	struct open_file *next_of_node; /* the node's other open files */
 	unsigned passthrough : 1; /* data goes through the backing file */

@@ -65,3 +65,26 @@ describe("readdir", function()
 
   it("unmounts cleanly", function() m:stop() end)
 end)
+
+describe("readdir through the mirror", function()
+  it("reports each name's inode number and type as stat does", function()
+    local src = mount.tmpdir("src")
+    local m = mount.start{ script = "scripts/mirror.lua", options = "root=" .. src }
+    assert(sys.write_file(m:path("file"), "x"))
+    assert(sys.mkdir(m:path("dir")))
+    assert(sys.symlink("file", m:path("link")))
+    local dir = C.opendir(m.dir)
+    local seen = {}
+    while true do
+      local e = C.readdir(dir)
+      if e == nil then break end
+      seen[ffi.string(e.d_name)] = { ino = tonumber(e.d_ino), type = e.d_type }
+    end
+    C.closedir(dir)
+    assert.same({ ino = sys.lstat(m:path("file")).ino, type = 8 }, seen.file)  -- DT_REG
+    assert.same({ ino = sys.lstat(m:path("dir")).ino, type = 4 }, seen.dir)    -- DT_DIR
+    assert.same({ ino = sys.lstat(m:path("link")).ino, type = 10 }, seen.link) -- DT_LNK
+    m:stop()
+    mount.rmtree(src)
+  end)
+end)
