@@ -70,6 +70,11 @@ test: moonfs
 test-asan: moonfs-asan
 	@MOONFS_BINARY=$(CURDIR)/moonfs-asan $(BUSTED)
 
+# 100,000 random operations against the mirror and memfs, each compared with
+# a plain directory. Replay a mismatch: make soak SOAK_ARGS="--seed S --target mirror"
+soak: moonfs
+	@luajit spec/soak/soak.lua $(SOAK_ARGS)
+
 bench: moonfs
 	@sh spec/bench/run.sh
 
