@@ -148,26 +148,25 @@ function Mount:wait_exit(seconds)
   end
 end
 
---- Reads the host's counters: sends SIGUSR1 and parses the log lines.
+--- Reads the host's counters: sends SIGUSR1 and parses the table it logs:
+-- {requests = {op = n}, lua = {op = n}, passthrough_opens, fallback_opens,
+-- backing_ids, nodes}.
 function Mount:stats()
   local before = #self:log_text()
   self:signal(signal.SIGUSR1)
   -- the host acts on the signal before its next wait for a request; poke it
   for _ = 1, 100 do
-    io.open(self.dir):close() -- a request (a getattr on the root at most)
+    require("posix.sys.stat").stat(self.dir)
     local text = self:log_text():sub(before + 1)
-    if text:find("stats passthrough_opens=") then
-      local counts = { requests = {}, lua = {} }
-      for kind, rest in text:gmatch("stats (%a+):([^\n]*)") do
-        local into = counts[kind]
-        if into then for k, v in rest:gmatch("(%w+)=(%d+)") do into[k] = tonumber(v) end end
+    local opens, fallback, backing, nodes = text:match(
+      "stats opens: (%d+) passthrough, (%d+) served by the host; backing files now: (%d+); inodes known: (%d+)")
+    if opens then
+      local counts = { requests = {}, lua = {}, passthrough_opens = tonumber(opens),
+        fallback_opens = tonumber(fallback), backing_ids = tonumber(backing), nodes = tonumber(nodes) }
+      for op, requests, calls in text:gmatch("stats (%l[%w_]*) +(%d+) +(%S+)") do
+        counts.requests[op] = tonumber(requests)
+        counts.lua[op] = tonumber(calls)
       end
-      for k, v in text:gmatch("(%w+)=(%d+)") do
-        if counts[k] == nil and not counts.requests[k] then counts[k] = tonumber(v) end
-      end
-      counts.backing_ids = tonumber(text:match("backing_ids=(%d+)"))
-      counts.passthrough_opens = tonumber(text:match("passthrough_opens=(%d+)"))
-      counts.fallback_opens = tonumber(text:match("fallback_opens=(%d+)"))
       return counts
     end
     sleep(0.02)
