@@ -21,7 +21,7 @@ OBJECTS := $(SOURCES:host/%.c=build/%.o)
 ASAN_OBJECTS := $(SOURCES:host/%.c=build/asan/%.o)
 BUSTED = luajit /usr/bin/busted
 
-.PHONY: all deps demo test test-asan bench soak install clean
+.PHONY: all deps demo test test-asan test-valgrind bench soak install clean
 
 all: moonfs
 
@@ -74,6 +74,14 @@ test-asan: moonfs-asan
 # a plain directory. Replay a mismatch: make soak SOAK_ARGS="--seed S --target mirror"
 soak: moonfs
 	@luajit spec/soak/soak.lua $(SOAK_ARGS)
+
+# valgrind's memcheck over a representative subset of the specs: the host
+# exits 99 (and the spec fails) on an invalid access or a definite leak.
+VALGRIND_SPECS = spec/hello_spec.lua spec/memfs_spec.lua spec/readdir_spec.lua \
+	spec/bad_scripts_spec.lua spec/faults_spec.lua spec/passthrough_spec.lua
+test-valgrind: moonfs
+	@dpkg-query -W valgrind >/dev/null 2>&1 || DEBIAN_FRONTEND=noninteractive apt-get install -y -q valgrind >/dev/null
+	@MOONFS_VALGRIND=1 $(BUSTED) $(VALGRIND_SPECS)
 
 bench: moonfs
 	@sh spec/bench/run.sh

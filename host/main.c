@@ -400,5 +400,6 @@ out_signals:
 out_destroy:
 	fuse_session_destroy(se);
 	bridge_close();
+	nodes_destroy();
 	return rc;
 }

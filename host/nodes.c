@@ -27,11 +27,34 @@ static size_t sino_buckets, sino_count;
 
 void nodes_init(void)
 {
+	root.all_prev = root.all_next = &root;
 	name_buckets = sino_buckets = 1024;
 	name_index = calloc(name_buckets, sizeof *name_index);
 	sino_index = calloc(sino_buckets, sizeof *sino_index);
 	if (!name_index || !sino_index)
 		abort();
+}
+
+void nodes_destroy(void)
+{
+	for (size_t b = 0; b < name_buckets; b++) {
+		struct dentry *d = name_index[b], *next;
+		for (; d; d = next) {
+			next = d->hash_next;
+			free(d);
+		}
+	}
+	struct node *n = root.all_next, *next;
+	for (; n != &root; n = next) {
+		next = n->all_next;
+		free(n->gone_path);
+		free(n);
+	}
+	free(name_index);
+	free(sino_index);
+	name_index = NULL;
+	sino_index = NULL;
+	root.all_prev = root.all_next = &root;
 }
 
 struct node *nodes_root(void)
@@ -180,6 +203,8 @@ static void maybe_free(struct node *n)
 		unlink_dentry(n->names, 0);
 	if (indexed_by_sino(n))
 		sino_remove(n);
+	n->all_prev->all_next = n->all_next;
+	n->all_next->all_prev = n->all_prev;
 	free(n->gone_path);
 	free(n);
 	live_nodes--;
@@ -223,6 +248,10 @@ static struct node *new_node(mode_t type, uint64_t script_ino)
 	n->script_ino = script_ino;
 	if (indexed_by_sino(n))
 		sino_insert(n);
+	n->all_next = root.all_next;
+	n->all_prev = &root;
+	root.all_next->all_prev = n;
+	root.all_next = n;
 	live_nodes++;
 	return n;
 }

@@ -27,6 +27,7 @@ struct node {
 	struct dentry *names;   /* paths are built from the first */
 	char *gone_path;        /* the last path, once every name is gone */
 	struct node *sino_next; /* chain in the script-ino index */
+	struct node *all_prev, *all_next; /* every live node, for nodes_destroy */
 
 	/* Open files of this node (see passthrough.c). */
 	uint32_t opens;          /* opens of any kind still unreleased */
@@ -37,6 +38,8 @@ struct node {
 };
 
 void nodes_init(void);
+/* Frees every node and name (at exit: the kernel forgets nothing at unmount). */
+void nodes_destroy(void);
 struct node *nodes_root(void);
 
 static inline struct node *nodes_get(fuse_ino_t ino)

@@ -20,6 +20,7 @@ local live = {}
 local repo = os.getenv("PWD")
 M.repo = repo
 M.binary = os.getenv("MOONFS_BINARY") or (repo .. "/moonfs")
+M.valgrind = os.getenv("MOONFS_VALGRIND") == "1"
 
 local function sleep(seconds)
   ptime.nanosleep({ tv_sec = math.floor(seconds), tv_nsec = math.floor((seconds % 1) * 1e9) })
@@ -80,6 +81,17 @@ function M.start(opts)
   local script = opts.script
   if script:sub(1, 1) ~= "/" then script = repo .. "/" .. script end
   local argv = { [0] = M.binary, script, self.dir, "-f" }
+  local program = M.binary
+  if M.valgrind then
+    -- memcheck: any invalid access or definite leak makes the host exit 99
+    program = "valgrind"
+    table.insert(argv, 1, M.binary)
+    for i, flag in ipairs({ "--quiet", "--error-exitcode=99", "--leak-check=full",
+      "--errors-for-leak-kinds=definite" }) do
+      table.insert(argv, i, flag)
+    end
+    argv[0] = program
+  end
   if opts.options then argv[#argv + 1] = "-o"; argv[#argv + 1] = opts.options end
   for _, a in ipairs(opts.args or {}) do argv[#argv + 1] = a end
 
@@ -92,14 +104,14 @@ function M.start(opts)
       local resource = require("posix.sys.resource")
       resource.setrlimit(resource.RLIMIT_NOFILE, { rlim_cur = opts.nofile, rlim_max = opts.nofile })
     end
-    unistd.execp(M.binary, argv)
+    unistd.execp(program, argv)
     unistd._exit(127)
   end
   self.pid = pid
   live[self] = true
 
   -- wait for the mount, or for the host to give up
-  for _ = 1, 200 do
+  for _ = 1, M.valgrind and 1200 or 200 do
     if is_mounted(self.dir) then
       -- the first request waits for FUSE's INIT, so the host is ready after it
       require("posix.sys.stat").stat(self.dir)
@@ -117,7 +129,7 @@ function M.start(opts)
     sleep(0.025)
   end
   self:stop(true)
-  error("moonfs did not mount within 5 s:\n" .. read_all(self.log), 2)
+  error("moonfs did not mount in time:\n" .. read_all(self.log), 2)
 end
 
 function Mount:path(rel)
@@ -155,8 +167,8 @@ function Mount:stats()
   local before = #self:log_text()
   self:signal(signal.SIGUSR1)
   -- the host acts on the signal before its next wait for a request; poke it
-  for _ = 1, 100 do
-    require("posix.sys.stat").stat(self.dir)
+  for _ = 1, M.valgrind and 1000 or 100 do
+    require("posix.dirent").dir(self.dir) -- opendir and readdir always reach the host
     local text = self:log_text():sub(before + 1)
     local opens, fallback, backing, nodes = text:match(
       "stats opens: (%d+) passthrough, (%d+) served by the host; backing files now: (%d+); inodes known: (%d+)")
