@@ -86,6 +86,23 @@ static const char *path_or_reply(fuse_req_t req, struct node *n, const char *nam
 	return path;
 }
 
+/* The start of most requests: count it, build the path of node `n` (or
+ * of its child `name`), push the script's handler. Returns the stack base,
+ * or -1 after replying (ENOSYS when the script has no such handler). */
+static int begin_with_handler(fuse_req_t req, enum op op, struct node *n, const char *name,
+			      const char **path)
+{
+	begin(req, op);
+	*path = path_or_reply(req, n, name, 0);
+	if (!*path)
+		return -1;
+	traced_path(*path, NULL);
+	int base = bridge_push_handler(op);
+	if (base < 0)
+		reply_err(req, ENOSYS);
+	return base;
+}
+
 /* ---- handles ---- */
 
 static void push_handle(lua_State *L, const struct open_file *of)
@@ -337,18 +354,12 @@ static void push_time_change(lua_State *L, int valid, int set_bit, int now_bit,
 static void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int valid,
 		       struct fuse_file_info *fi)
 {
-	begin(req, OP_setattr);
 	struct node *n = nodes_get(ino);
-	const char *path = path_or_reply(req, n, NULL, 0);
-	if (!path)
+	const char *path;
+	int base = begin_with_handler(req, OP_setattr, n, NULL, &path);
+	if (base < 0)
 		return;
-	traced_path(path, NULL);
 	lua_State *L = state();
-	int base = bridge_push_handler(OP_setattr);
-	if (base < 0) {
-		reply_err(req, ENOSYS);
-		return;
-	}
 	struct open_file *of = handle_for(n, fi);
 	lua_pushstring(L, path);
 	lua_createtable(L, 0, 4);
@@ -392,17 +403,11 @@ static void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int va
 
 static void op_readlink(fuse_req_t req, fuse_ino_t ino)
 {
-	begin(req, OP_readlink);
-	const char *path = path_or_reply(req, nodes_get(ino), NULL, 0);
-	if (!path)
+	const char *path;
+	int base = begin_with_handler(req, OP_readlink, nodes_get(ino), NULL, &path);
+	if (base < 0)
 		return;
-	traced_path(path, NULL);
 	lua_State *L = state();
-	int base = bridge_push_handler(OP_readlink);
-	if (base < 0) {
-		reply_err(req, ENOSYS);
-		return;
-	}
 	lua_pushstring(L, path);
 	int rc = bridge_call(OP_readlink, base, 1, path);
 	size_t len = 0;
@@ -446,20 +451,14 @@ static void finish_new_entry(fuse_req_t req, enum op op, int base, int nargs,
 static void op_mknod(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode,
 		     dev_t rdev)
 {
-	begin(req, OP_mknod);
 	struct node *p = nodes_get(parent);
-	const char *path = path_or_reply(req, p, name, 0);
-	if (!path)
+	const char *path;
+	int base = begin_with_handler(req, OP_mknod, p, name, &path);
+	if (base < 0)
 		return;
-	traced_path(path, NULL);
 	if (trace_enabled)
 		trace_args("mode=%o", mode);
 	lua_State *L = state();
-	int base = bridge_push_handler(OP_mknod);
-	if (base < 0) {
-		reply_err(req, ENOSYS);
-		return;
-	}
 	lua_pushstring(L, path);
 	lua_pushinteger(L, mode);
 	lua_pushnumber(L, (lua_Number)rdev);
@@ -468,20 +467,14 @@ static void op_mknod(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t
 
 static void op_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode)
 {
-	begin(req, OP_mkdir);
 	struct node *p = nodes_get(parent);
-	const char *path = path_or_reply(req, p, name, 0);
-	if (!path)
+	const char *path;
+	int base = begin_with_handler(req, OP_mkdir, p, name, &path);
+	if (base < 0)
 		return;
-	traced_path(path, NULL);
 	if (trace_enabled)
 		trace_args("mode=%o", mode);
 	lua_State *L = state();
-	int base = bridge_push_handler(OP_mkdir);
-	if (base < 0) {
-		reply_err(req, ENOSYS);
-		return;
-	}
 	lua_pushstring(L, path);
 	lua_pushinteger(L, mode & 07777);
 	finish_new_entry(req, OP_mkdir, base, 2, p, name, path);
@@ -489,20 +482,14 @@ static void op_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t
 
 static void op_symlink(fuse_req_t req, const char *target, fuse_ino_t parent, const char *name)
 {
-	begin(req, OP_symlink);
 	struct node *p = nodes_get(parent);
-	const char *path = path_or_reply(req, p, name, 0);
-	if (!path)
+	const char *path;
+	int base = begin_with_handler(req, OP_symlink, p, name, &path);
+	if (base < 0)
 		return;
-	traced_path(path, NULL);
 	if (trace_enabled)
 		trace_args("target=\"%.100s\"", target);
 	lua_State *L = state();
-	int base = bridge_push_handler(OP_symlink);
-	if (base < 0) {
-		reply_err(req, ENOSYS);
-		return;
-	}
 	lua_pushstring(L, target);
 	lua_pushstring(L, path);
 	finish_new_entry(req, OP_symlink, base, 2, p, name, path);
@@ -1234,19 +1221,13 @@ static void reply_xattr_value(fuse_req_t req, const char *data, size_t len, size
 static void op_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name, const char *value,
 			size_t size, int flags)
 {
-	begin(req, OP_setxattr);
-	const char *path = path_or_reply(req, nodes_get(ino), NULL, 0);
-	if (!path)
+	const char *path;
+	int base = begin_with_handler(req, OP_setxattr, nodes_get(ino), NULL, &path);
+	if (base < 0)
 		return;
-	traced_path(path, NULL);
 	if (trace_enabled)
 		trace_args("%s (%zu bytes) flags=%d", name, size, flags);
 	lua_State *L = state();
-	int base = bridge_push_handler(OP_setxattr);
-	if (base < 0) {
-		reply_err(req, ENOSYS);
-		return;
-	}
 	lua_pushstring(L, path);
 	lua_pushstring(L, name);
 	lua_pushlstring(L, value, size);
@@ -1258,19 +1239,13 @@ static void op_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name, const 
 
 static void op_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name, size_t size)
 {
-	begin(req, OP_getxattr);
-	const char *path = path_or_reply(req, nodes_get(ino), NULL, 0);
-	if (!path)
+	const char *path;
+	int base = begin_with_handler(req, OP_getxattr, nodes_get(ino), NULL, &path);
+	if (base < 0)
 		return;
-	traced_path(path, NULL);
 	if (trace_enabled)
 		trace_args("%s", name);
 	lua_State *L = state();
-	int base = bridge_push_handler(OP_getxattr);
-	if (base < 0) {
-		reply_err(req, ENOSYS);
-		return;
-	}
 	lua_pushstring(L, path);
 	lua_pushstring(L, name);
 	int rc = bridge_call(OP_getxattr, base, 2, path);
@@ -1290,17 +1265,11 @@ static void op_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name, size_t
 
 static void op_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size)
 {
-	begin(req, OP_listxattr);
-	const char *path = path_or_reply(req, nodes_get(ino), NULL, 0);
-	if (!path)
+	const char *path;
+	int base = begin_with_handler(req, OP_listxattr, nodes_get(ino), NULL, &path);
+	if (base < 0)
 		return;
-	traced_path(path, NULL);
 	lua_State *L = state();
-	int base = bridge_push_handler(OP_listxattr);
-	if (base < 0) {
-		reply_err(req, ENOSYS);
-		return;
-	}
 	lua_pushstring(L, path);
 	int rc = bridge_call(OP_listxattr, base, 1, path);
 	if (rc >= 0 && (rc == 0 || lua_type(L, bridge_result(base, 1)) != LUA_TTABLE))
@@ -1334,19 +1303,13 @@ static void op_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size)
 
 static void op_removexattr(fuse_req_t req, fuse_ino_t ino, const char *name)
 {
-	begin(req, OP_removexattr);
-	const char *path = path_or_reply(req, nodes_get(ino), NULL, 0);
-	if (!path)
+	const char *path;
+	int base = begin_with_handler(req, OP_removexattr, nodes_get(ino), NULL, &path);
+	if (base < 0)
 		return;
-	traced_path(path, NULL);
 	if (trace_enabled)
 		trace_args("%s", name);
 	lua_State *L = state();
-	int base = bridge_push_handler(OP_removexattr);
-	if (base < 0) {
-		reply_err(req, ENOSYS);
-		return;
-	}
 	lua_pushstring(L, path);
 	lua_pushstring(L, name);
 	int rc = bridge_call(OP_removexattr, base, 2, path);

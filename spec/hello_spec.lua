@@ -8,8 +8,7 @@ describe("scripts/hello.lua", function()
   teardown(function() mount.stop_all() end)
 
   it("is at most 15 lines", function()
-    local n = 0
-    for _ in io.lines(mount.repo .. "/scripts/hello.lua") do n = n + 1 end
+    local n = mount.count_lines("scripts/hello.lua")
     assert.is_true(n <= 15, n .. " lines")
   end)
 

@@ -12,8 +12,7 @@ describe("scripts/live.lua", function()
   teardown(function() mount.stop_all() end)
 
   it("is at most 60 lines", function()
-    local n = 0
-    for _ in io.lines(mount.repo .. "/scripts/live.lua") do n = n + 1 end
+    local n = mount.count_lines("scripts/live.lua")
     assert.is_true(n <= 60, n .. " lines")
   end)
 

@@ -25,8 +25,7 @@ describe("scripts/logged.lua", function()
   end
 
   it("is at most 60 lines", function()
-    local n = 0
-    for _ in io.lines(mount.repo .. "/scripts/logged.lua") do n = n + 1 end
+    local n = mount.count_lines("scripts/logged.lua")
     assert.is_true(n <= 60, n .. " lines")
   end)
 

@@ -21,8 +21,7 @@ describe("scripts/upper.lua", function()
   end)
 
   it("is at most 60 lines", function()
-    local n = 0
-    for _ in io.lines(mount.repo .. "/scripts/upper.lua") do n = n + 1 end
+    local n = mount.count_lines("scripts/upper.lua")
     assert.is_true(n <= 60, n .. " lines")
   end)
 

@@ -258,6 +258,13 @@ function M.run_host(args)
   return code, (out:gsub("exit=%d+%s*$", ""))
 end
 
+--- The number of lines of a file of the repository (for size limits).
+function M.count_lines(rel)
+  local n = 0
+  for _ in io.lines(repo .. "/" .. rel) do n = n + 1 end
+  return n
+end
+
 --- Writes a script to a temporary file and returns its path (the file is
 -- removed with the directory returned second).
 function M.write_script(source, name)
