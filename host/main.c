@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "bridge.h"
+#include "device.h"
 #include "log.h"
 #include "nodes.h"
 #include "ops.h"
@@ -43,6 +44,8 @@ static const char usage[] =
 	"  log=FILE             append messages to FILE\n"
 	"  trace[=FILE]         like --trace, to FILE or the log\n"
 	"  stats                log the request counters at unmount\n"
+	"  spin=MICROSECONDS    poll this long for the next request before sleeping\n"
+	"                       (default 50; 0 never polls)\n"
 	"FUSE mount options (-o) such as allow_other, default_permissions, ro,\n"
 	"fsname=NAME and auto_unmount go to FUSE. Every other -o key=value or flag\n"
 	"is handed to the script as a table: `local options = ...`.\n"
@@ -70,6 +73,7 @@ struct command_line {
 	const char *trace_file;
 	int trace;
 	double timeout, negative_timeout;
+	unsigned spin_us;
 	char *fuse_opts;  /* comma-separated, for libfuse */
 	char **copies;    /* the -o strings that keys and values point into */
 	int copy_count;
@@ -84,12 +88,12 @@ static int is_fuse_option(const char *key, size_t len)
 	return 0;
 }
 
-static int parse_seconds(const char *what, const char *value, double *out)
+static int parse_number(const char *what, const char *value, const char *unit, double *out)
 {
 	char *end;
 	double v = value ? strtod(value, &end) : -1;
 	if (!value || *end || v < 0) {
-		fprintf(stderr, "moonfs: -o %s needs a number of seconds\n", what);
+		fprintf(stderr, "moonfs: -o %s needs a number of %s\n", what, unit);
 		return -1;
 	}
 	*out = v;
@@ -132,9 +136,9 @@ static int take_option(struct command_line *cl, char *item)
 	else if (strcmp(item, "log") == 0 && value)
 		cl->log_file = value;
 	else if (strcmp(item, "timeout") == 0)
-		return parse_seconds("timeout", value, &cl->timeout);
+		return parse_number("timeout", value, "seconds", &cl->timeout);
 	else if (strcmp(item, "negative_timeout") == 0)
-		return parse_seconds("negative_timeout", value, &cl->negative_timeout);
+		return parse_number("negative_timeout", value, "seconds", &cl->negative_timeout);
 	else if (strcmp(item, "trace") == 0) {
 		cl->trace = 1;
 		cl->trace_file = value;
@@ -184,6 +188,7 @@ static int parse_command_line(int argc, char **argv, struct command_line *cl)
 	memset(cl, 0, sizeof *cl);
 	cl->passthrough = 1;
 	cl->timeout = -1;
+	cl->spin_us = 50;
 	for (int i = 1; i < argc; i++) {
 		const char *a = argv[i];
 		if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
@@ -372,11 +377,12 @@ static int mount_and_serve(struct command_line *cl, char *argv0)
 		goto out_destroy;
 	install_handler(SIGHUP);
 	install_handler(SIGUSR1);
-	passthrough_set_idle_hook(between_requests);
+	device_set_idle_hook(between_requests);
 	if (fuse_session_mount(se, cl->mountpoint) != 0)
 		goto out_signals;
 	int shared = cl->fuse_opts && strstr(cl->fuse_opts, "allow_other") != NULL;
-	if (passthrough_setup(se, cl->passthrough, shared) != 0) {
+	passthrough_configure(cl->passthrough, shared);
+	if (device_setup(se, cl->spin_us) != 0) {
 		fprintf(stderr, "moonfs: cannot take over the FUSE device I/O\n");
 		goto out_unmount;
 	}

@@ -6,9 +6,9 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/ioctl.h>
-#include <sys/uio.h>
 #include <unistd.h>
 
+#include "device.h"
 #include "log.h"
 #include "stats.h"
 
@@ -20,140 +20,15 @@ struct backing_map {
 };
 #define BACKING_OPEN _IOW(229, 1, struct backing_map)
 #define BACKING_CLOSE _IOW(229, 2, uint32_t)
-#define INIT_PASSTHROUGH_BIT2 (1u << 5) /* FUSE_PASSTHROUGH is bit 37: bit 5 of flags2 */
-#define INIT_EXT_BIT (1u << 30)         /* FUSE_INIT_EXT: flags2 is valid */
-#define OPEN_PASSTHROUGH (1u << 7)      /* FOPEN_PASSTHROUGH */
-#define INIT_KILLPRIV_V2 (1u << 28)     /* FUSE_HANDLE_KILLPRIV_V2 (not in libfuse 3.14) */
 
-/* Offsets in the raw messages (struct fuse_in_header is 40 bytes, the out
- * header 16). */
-#define IN_OPCODE 4
-#define IN_UNIQUE 8
-#define IN_HEADER 40
-#define INIT_IN_FLAGS2 (IN_HEADER + 16)
-#define OUT_ERROR 4
-#define OUT_UNIQUE 8
-#define OUT_HEADER 16
-#define INIT_OUT_FLAGS (OUT_HEADER + 12)
-#define INIT_OUT_FLAGS2 (OUT_HEADER + 32)
-#define INIT_OUT_MAX_STACK_DEPTH (OUT_HEADER + 36)
-
-static int session_fd = -1;
 static int wanted;
-static int kernel_offers;
-static uint32_t kernel_flags;
 static int shared_mount;
-static int killpriv_v2;
 static int available;
-static uint64_t init_unique;
-static int init_reply_pending;
-/* The backing id for the OPEN/CREATE reply being written; the reply is
- * written in the thread that sends it, before fuse_reply_* returns. */
-static __thread uint32_t reply_backing_id;
 
-static uint32_t get_u32(const void *buf, size_t off)
+void passthrough_configure(int want, int shared)
 {
-	uint32_t v;
-	memcpy(&v, (const char *)buf + off, sizeof v);
-	return v;
-}
-
-static void (*idle_hook)(void);
-
-void passthrough_set_idle_hook(void (*hook)(void))
-{
-	idle_hook = hook;
-}
-
-static ssize_t device_read(int fd, void *buf, size_t len, void *userdata)
-{
-	(void)userdata;
-	if (idle_hook)
-		idle_hook();
-	ssize_t n = read(fd, buf, len);
-	if (n >= INIT_IN_FLAGS2 + 4 && get_u32(buf, IN_OPCODE) == FUSE_INIT) {
-		uint32_t flags = get_u32(buf, IN_HEADER + 12);
-		kernel_flags = flags;
-		kernel_offers = (flags & INIT_EXT_BIT) &&
-				(get_u32(buf, INIT_IN_FLAGS2) & INIT_PASSTHROUGH_BIT2);
-		memcpy(&init_unique, (char *)buf + IN_UNIQUE, sizeof init_unique);
-		init_reply_pending = 1;
-	}
-	return n;
-}
-
-/* Finds byte `off` of the message spread over iov; NULL if out of range or
- * if the u32 there straddles two iovecs (libfuse never does that). */
-static char *locate(struct iovec *iov, int count, size_t off)
-{
-	for (int i = 0; i < count; i++) {
-		if (off + 4 <= iov[i].iov_len)
-			return (char *)iov[i].iov_base + off;
-		if (off < iov[i].iov_len)
-			return NULL;
-		off -= iov[i].iov_len;
-	}
-	return NULL;
-}
-
-static void or_u32(char *at, uint32_t bits)
-{
-	uint32_t v;
-	memcpy(&v, at, 4);
-	v |= bits;
-	memcpy(at, &v, 4);
-}
-
-static void put_u32(char *at, uint32_t v)
-{
-	memcpy(at, &v, 4);
-}
-
-static ssize_t device_writev(int fd, struct iovec *iov, int count, void *userdata)
-{
-	(void)userdata;
-	size_t total = 0;
-	for (int i = 0; i < count; i++)
-		total += iov[i].iov_len;
-
-	if (init_reply_pending && total >= INIT_OUT_MAX_STACK_DEPTH + 4) {
-		char *unique = locate(iov, count, OUT_UNIQUE);
-		if (unique && memcmp(unique, &init_unique, 8) == 0) {
-			init_reply_pending = 0;
-			char *flags = locate(iov, count, INIT_OUT_FLAGS);
-			char *flags2 = locate(iov, count, INIT_OUT_FLAGS2);
-			char *depth = locate(iov, count, INIT_OUT_MAX_STACK_DEPTH);
-			if (killpriv_v2 && flags)
-				or_u32(flags, INIT_KILLPRIV_V2);
-			if (available && flags && flags2 && depth) {
-				or_u32(flags, INIT_EXT_BIT);
-				or_u32(flags2, INIT_PASSTHROUGH_BIT2);
-				put_u32(depth, 1);
-			}
-		}
-	}
-	if (reply_backing_id && total >= OUT_HEADER + 16) {
-		/* fuse_open_out ends the reply: {u64 fh; u32 open_flags; u32 backing_id} */
-		char *open_flags = locate(iov, count, total - 8);
-		char *backing = locate(iov, count, total - 4);
-		if (open_flags && backing) {
-			or_u32(open_flags, OPEN_PASSTHROUGH);
-			put_u32(backing, reply_backing_id);
-		}
-	}
-	return writev(fd, iov, count);
-}
-
-int passthrough_setup(struct fuse_session *se, int want, int shared)
-{
-	static const struct fuse_custom_io io = {
-		.read = device_read,
-		.writev = device_writev,
-	};
 	wanted = want;
 	shared_mount = shared;
-	session_fd = fuse_session_fd(se);
-	return fuse_session_custom_io(se, &io, session_fd) == 0 ? 0 : -1;
 }
 
 static int has_cap_sys_admin(void)
@@ -190,12 +65,12 @@ void passthrough_init(struct fuse_conn_info *conn)
 	const char *why = NULL;
 	if (!wanted)
 		why = "turned off with -o nopassthrough";
-	else if (!kernel_offers)
+	else if (!device_kernel_offers_passthrough())
 		why = "the kernel does not offer it (needs Linux 6.9+ with CONFIG_FUSE_PASSTHROUGH)";
 	else if (!has_cap_sys_admin())
 		why = "the host lacks CAP_SYS_ADMIN (mount as root)";
 	available = why == NULL;
-	killpriv_v2 = available && !shared_mount && (kernel_flags & INIT_KILLPRIV_V2);
+	device_init_reply(available, available && !shared_mount && device_kernel_offers_killpriv_v2());
 	if (available)
 		log_msg("passthrough: available; file data of fd opens stays in the kernel");
 	else
@@ -216,7 +91,7 @@ void passthrough_open(struct open_file *of, struct fuse_file_info *fi, int scrip
 	if (of->fd >= 0 && available && !script_direct_io && n->cached_opens == 0) {
 		if (!n->backing_id) {
 			struct backing_map map = { .fd = of->fd };
-			int id = ioctl(session_fd, BACKING_OPEN, &map);
+			int id = ioctl(device_fd(), BACKING_OPEN, &map);
 			if (id > 0) {
 				n->backing_id = (uint32_t)id;
 				stats.backing_ids++;
@@ -249,18 +124,18 @@ void passthrough_open(struct open_file *of, struct fuse_file_info *fi, int scrip
 
 int passthrough_reply_open(fuse_req_t req, struct open_file *of, struct fuse_file_info *fi)
 {
-	reply_backing_id = of->passthrough ? of->node->backing_id : 0;
+	device_mark_open_reply(of->passthrough ? of->node->backing_id : 0);
 	int rc = fuse_reply_open(req, fi);
-	reply_backing_id = 0;
+	device_mark_open_reply(0);
 	return rc;
 }
 
 int passthrough_reply_create(fuse_req_t req, const struct fuse_entry_param *e,
 			     struct open_file *of, struct fuse_file_info *fi)
 {
-	reply_backing_id = of->passthrough ? of->node->backing_id : 0;
+	device_mark_open_reply(of->passthrough ? of->node->backing_id : 0);
 	int rc = fuse_reply_create(req, e, fi);
-	reply_backing_id = 0;
+	device_mark_open_reply(0);
 	return rc;
 }
 
@@ -274,7 +149,7 @@ void passthrough_release(struct open_file *of)
 	n->opens--;
 	if (n->backing_id && n->passthrough_opens == 0) {
 		uint32_t id = n->backing_id;
-		if (ioctl(session_fd, BACKING_CLOSE, &id) != 0)
+		if (ioctl(device_fd(), BACKING_CLOSE, &id) != 0)
 			log_msg("passthrough: closing backing id %u failed: %s", id, strerror(errno));
 		n->backing_id = 0;
 		stats.backing_ids--;

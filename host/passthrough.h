@@ -1,7 +1,6 @@
-/* FUSE passthrough on libfuse 3.14, which has no API for it: the host owns
- * the device I/O (fuse_session_custom_io), turns the capability on in the
- * INIT reply, registers backing files with ioctls on the session fd and
- * marks OPEN/CREATE replies. The same bytes serve libfuse 3.17 and later.
+/* FUSE passthrough on libfuse 3.14, which has no API for it: backing files
+ * are registered with ioctls on the session fd, and device.c adds the
+ * bits to the INIT and OPEN/CREATE replies.
  *
  * Rules kept here (fs/fuse/iomode.c): one backing id per inode, shared by
  * all its passthrough opens and closed at the last release; an inode open
@@ -27,13 +26,9 @@ struct open_file {
 	unsigned cached : 1;      /* data goes through the page cache */
 };
 
-/* Takes over the session's device I/O. `wanted` is 0 for -o nopassthrough;
- * `shared` is set when other users may use the mount (allow_other). */
-int passthrough_setup(struct fuse_session *se, int wanted, int shared);
-
-/* `hook` runs before each wait for a request, in the loop's thread: the
- * place to act on signals (reload, counters). */
-void passthrough_set_idle_hook(void (*hook)(void));
+/* -o nopassthrough gives want = 0; `shared` is set when other users may
+ * use the mount (allow_other). */
+void passthrough_configure(int want, int shared);
 
 /* Called from the INIT handler: negotiates and says once whether
  * passthrough is available and, if not, why. */

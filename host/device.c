@@ -1,0 +1,209 @@
+#define _GNU_SOURCE
+#include "device.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/fuse.h>
+#include <poll.h>
+#include <string.h>
+#include <sys/uio.h>
+#include <time.h>
+#include <unistd.h>
+
+/* Bits and offsets in the raw messages; not all are in Debian 12's
+ * linux/fuse.h (7.38). struct fuse_in_header is 40 bytes, the out one 16. */
+#define INIT_EXT_BIT (1u << 30)         /* FUSE_INIT_EXT: flags2 is valid */
+#define INIT_KILLPRIV_V2 (1u << 28)     /* FUSE_HANDLE_KILLPRIV_V2 */
+#define INIT_PASSTHROUGH_BIT2 (1u << 5) /* FUSE_PASSTHROUGH is bit 37: bit 5 of flags2 */
+#define OPEN_PASSTHROUGH (1u << 7)      /* FOPEN_PASSTHROUGH */
+#define IN_OPCODE 4
+#define IN_UNIQUE 8
+#define IN_HEADER 40
+#define INIT_IN_FLAGS (IN_HEADER + 12)
+#define INIT_IN_FLAGS2 (IN_HEADER + 16)
+#define OUT_UNIQUE 8
+#define OUT_HEADER 16
+#define INIT_OUT_FLAGS (OUT_HEADER + 12)
+#define INIT_OUT_FLAGS2 (OUT_HEADER + 32)
+#define INIT_OUT_MAX_STACK_DEPTH (OUT_HEADER + 36)
+
+static int session_fd = -1;
+static unsigned spin_ns;
+static void (*idle_hook)(void);
+static uint32_t kernel_flags, kernel_flags2;
+static uint64_t init_unique;
+static int init_reply_pending;
+static int init_passthrough, init_killpriv_v2;
+/* The reply is written in the thread that sends it, before fuse_reply_*
+ * returns, so a thread-local is enough to find it. */
+static __thread uint32_t open_reply_backing_id;
+
+int device_fd(void)
+{
+	return session_fd;
+}
+
+void device_set_idle_hook(void (*hook)(void))
+{
+	idle_hook = hook;
+}
+
+int device_kernel_offers_passthrough(void)
+{
+	return (kernel_flags & INIT_EXT_BIT) && (kernel_flags2 & INIT_PASSTHROUGH_BIT2);
+}
+
+int device_kernel_offers_killpriv_v2(void)
+{
+	return (kernel_flags & INIT_KILLPRIV_V2) != 0;
+}
+
+void device_init_reply(int passthrough, int killpriv_v2)
+{
+	init_passthrough = passthrough;
+	init_killpriv_v2 = killpriv_v2;
+}
+
+void device_mark_open_reply(uint32_t backing_id)
+{
+	open_reply_backing_id = backing_id;
+}
+
+static uint32_t get_u32(const void *buf, size_t off)
+{
+	uint32_t v;
+	memcpy(&v, (const char *)buf + off, sizeof v);
+	return v;
+}
+
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+/* Waits for a request. A request that follows within spin_ns is picked up
+ * by polling: on virtual machines a halted CPU takes far longer to wake
+ * (hundreds of microseconds, measured here) than the request takes to
+ * serve, and a CPU that polls is not halted. Past spin_ns the host sleeps
+ * in poll(2) as usual. The fd is non-blocking. */
+static ssize_t read_request(int fd, void *buf, size_t len)
+{
+	uint64_t deadline = 0;
+	for (;;) {
+		ssize_t n = read(fd, buf, len);
+		if (n >= 0 || errno != EAGAIN)
+			return n;
+		if (spin_ns) {
+			uint64_t now = now_ns();
+			if (!deadline)
+				deadline = now + spin_ns;
+			if (now < deadline) {
+#if defined(__x86_64__) || defined(__i386__)
+				__builtin_ia32_pause();
+#endif
+				continue;
+			}
+		}
+		struct pollfd p = { .fd = fd, .events = POLLIN };
+		if (poll(&p, 1, -1) < 0)
+			return -1; /* EINTR: libfuse calls again, after the idle hook */
+	}
+}
+
+static ssize_t device_read(int fd, void *buf, size_t len, void *userdata)
+{
+	(void)userdata;
+	if (idle_hook)
+		idle_hook();
+	ssize_t n = read_request(fd, buf, len);
+	if (n >= INIT_IN_FLAGS2 + 4 && get_u32(buf, IN_OPCODE) == FUSE_INIT) {
+		kernel_flags = get_u32(buf, INIT_IN_FLAGS);
+		kernel_flags2 = get_u32(buf, INIT_IN_FLAGS2);
+		memcpy(&init_unique, (char *)buf + IN_UNIQUE, sizeof init_unique);
+		init_reply_pending = 1;
+	}
+	return n;
+}
+
+/* Finds byte `off` of the message spread over iov; NULL if out of range or
+ * if the u32 there straddles two iovecs (libfuse never does that). */
+static char *locate(struct iovec *iov, int count, size_t off)
+{
+	for (int i = 0; i < count; i++) {
+		if (off + 4 <= iov[i].iov_len)
+			return (char *)iov[i].iov_base + off;
+		if (off < iov[i].iov_len)
+			return NULL;
+		off -= iov[i].iov_len;
+	}
+	return NULL;
+}
+
+static void or_u32(char *at, uint32_t bits)
+{
+	uint32_t v;
+	memcpy(&v, at, 4);
+	v |= bits;
+	memcpy(at, &v, 4);
+}
+
+static void put_u32(char *at, uint32_t v)
+{
+	memcpy(at, &v, 4);
+}
+
+static void patch_init_reply(struct iovec *iov, int count)
+{
+	char *unique = locate(iov, count, OUT_UNIQUE);
+	if (!unique || memcmp(unique, &init_unique, 8) != 0)
+		return;
+	init_reply_pending = 0;
+	char *flags = locate(iov, count, INIT_OUT_FLAGS);
+	char *flags2 = locate(iov, count, INIT_OUT_FLAGS2);
+	char *depth = locate(iov, count, INIT_OUT_MAX_STACK_DEPTH);
+	if (!flags || !flags2 || !depth)
+		return;
+	if (init_killpriv_v2)
+		or_u32(flags, INIT_KILLPRIV_V2);
+	if (init_passthrough) {
+		or_u32(flags, INIT_EXT_BIT);
+		or_u32(flags2, INIT_PASSTHROUGH_BIT2);
+		put_u32(depth, 1);
+	}
+}
+
+static ssize_t device_writev(int fd, struct iovec *iov, int count, void *userdata)
+{
+	(void)userdata;
+	size_t total = 0;
+	for (int i = 0; i < count; i++)
+		total += iov[i].iov_len;
+	if (init_reply_pending && total >= INIT_OUT_MAX_STACK_DEPTH + 4)
+		patch_init_reply(iov, count);
+	if (open_reply_backing_id && total >= OUT_HEADER + 16) {
+		/* fuse_open_out ends the reply: {u64 fh; u32 open_flags; u32 backing_id} */
+		char *open_flags = locate(iov, count, total - 8);
+		char *backing = locate(iov, count, total - 4);
+		if (open_flags && backing) {
+			or_u32(open_flags, OPEN_PASSTHROUGH);
+			put_u32(backing, open_reply_backing_id);
+		}
+	}
+	return writev(fd, iov, count);
+}
+
+int device_setup(struct fuse_session *se, unsigned spin_us)
+{
+	static const struct fuse_custom_io io = {
+		.read = device_read,
+		.writev = device_writev,
+	};
+	session_fd = fuse_session_fd(se);
+	spin_ns = spin_us * 1000u;
+	int flags = fcntl(session_fd, F_GETFL);
+	if (flags < 0 || fcntl(session_fd, F_SETFL, flags | O_NONBLOCK) != 0)
+		return -1;
+	return fuse_session_custom_io(se, &io, session_fd) == 0 ? 0 : -1;
+}
