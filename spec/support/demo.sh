@@ -47,8 +47,8 @@ echo
 echo "== memfs.lua: a read-write filesystem in pure Lua =="
 start memfs scripts/memfs.lua
 cd "$work/memfs/mnt"
-show 'mkdir -p docs/notes && echo "moon" > docs/notes/a.txt && ln -s notes/a.txt docs/link'
-show 'mv docs/notes/a.txt docs/notes/b.txt && cat docs/link 2>&1; ls -lR'
+show 'mkdir -p docs/notes && echo "moon" > docs/notes/a.txt && mv docs/notes/a.txt docs/notes/b.txt'
+show 'ln -s notes/b.txt docs/link && cat docs/link && ls -lR'
 show 'ln docs/notes/b.txt hard && stat -c "%n links=%h size=%s" hard docs/notes/b.txt'
 cd "$here"
 echo
