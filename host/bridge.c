@@ -104,14 +104,19 @@ static void set_search_path(const char *field, const char *head)
  * the system's entries, never relative ones. */
 static void set_package_path(const char *script)
 {
-	char dir[PATH_MAX], lua_dir[PATH_MAX + 8], probe[PATH_MAX + 32];
+	/* In the source tree lua/ sits beside the binary; installed, it is in
+	 * ../share/moonfs/lua (wherever PREFIX was), else where the build said. */
+	char dir[PATH_MAX], lua_dir[PATH_MAX + 32], probe[PATH_MAX + 64];
+	snprintf(lua_dir, sizeof lua_dir, "%s", MOONFS_LUA_DIR);
 	if (exe_dir(dir, sizeof dir) == 0) {
-		snprintf(lua_dir, sizeof lua_dir, "%s/lua", dir);
-		snprintf(probe, sizeof probe, "%s/moonfs/init.lua", lua_dir);
-		if (access(probe, R_OK) != 0)
-			snprintf(lua_dir, sizeof lua_dir, "%s", MOONFS_LUA_DIR);
-	} else {
-		snprintf(lua_dir, sizeof lua_dir, "%s", MOONFS_LUA_DIR);
+		static const char *const beside[] = { "lua", "../share/moonfs/lua" };
+		for (size_t i = 0; i < sizeof beside / sizeof beside[0]; i++) {
+			snprintf(probe, sizeof probe, "%s/%s/moonfs/init.lua", dir, beside[i]);
+			if (access(probe, R_OK) == 0) {
+				snprintf(lua_dir, sizeof lua_dir, "%s/%s", dir, beside[i]);
+				break;
+			}
+		}
 	}
 	char script_dir[PATH_MAX];
 	char *real = realpath(script, NULL);

@@ -259,3 +259,49 @@ describe("for script authors", function()
     mount.rmtree(dir)
   end)
 end)
+
+describe("installed and daemonized", function()
+  it("finds its Lua library after make install PREFIX=...", function()
+    local prefix = mount.tmpdir("prefix")
+    assert.is_true(os.execute("make -s install PREFIX=" .. prefix .. " >/dev/null 2>&1") == 0)
+    local code, out = mount.run_host({ "--check", "scripts/memfs.lua" }, prefix .. "/bin/moonfs")
+    assert.equal(0, code, out)
+    assert.matches("memfs.lua: ok", out, 1, true)
+    mount.rmtree(prefix)
+  end)
+
+  it("daemonizes without -f, logs to -o log=FILE, and exits after fusermount3 -u", function()
+    local dir = mount.tmpdir("daemon")
+    local mnt, log = dir .. "/mnt", dir .. "/host.log"
+    assert.is_true(os.execute("mkdir " .. mnt) == 0)
+    local code, out = mount.run_host({ "scripts/hello.lua", mnt, "-o", "log=" .. log })
+    assert.equal(0, code, out)
+    local ok, err = pcall(function()
+      assert.is_true(mount.is_mounted(mnt))
+      assert.equal("Hello from Lua!\n", sys.read_file(mnt .. "/hello.txt"))
+    end)
+    -- the daemon's pid, from the processes whose command line names the mount
+    local pid
+    for entry in io.popen("ls /proc"):lines() do
+      local f = tonumber(entry) and io.open("/proc/" .. entry .. "/cmdline")
+      if f then
+        local cmd = f:read("*a") or ""
+        f:close()
+        if cmd:find(mnt, 1, true) and cmd:find("hello.lua", 1, true) then pid = tonumber(entry) end
+      end
+    end
+    os.execute("fusermount3 -u " .. mnt)
+    for _ = 1, 250 do
+      if not pid or not io.open("/proc/" .. pid .. "/cmdline") then break end
+      mount.sleep(0.02)
+    end
+    assert(ok, err)
+    assert.is_truthy(pid, "no daemon found")
+    assert.is_nil(io.open("/proc/" .. pid .. "/cmdline"), "the daemon is still running")
+    local text = io.open(log):read("*a")
+    assert.matches("passthrough: available", text, 1, true)
+    assert.not_matches("[Ee]rror", text)
+    assert.is_false(mount.is_mounted(mnt))
+    mount.rmtree(dir)
+  end)
+end)

@@ -246,10 +246,10 @@ function M.stop_all()
   for m in pairs(live) do m:stop(true) end
 end
 
---- Runs the host to completion (for scripts that must fail before mounting)
--- and returns exit code, combined output.
-function M.run_host(args)
-  local cmd = { "'" .. M.binary .. "'" }
+--- Runs the host to completion (for scripts that must fail before mounting,
+-- or a daemonizing mount) and returns exit code, combined output.
+function M.run_host(args, binary)
+  local cmd = { "'" .. (binary or M.binary) .. "'" }
   for _, a in ipairs(args) do cmd[#cmd + 1] = "'" .. a .. "'" end
   local p = io.popen(table.concat(cmd, " ") .. " 2>&1; echo \"exit=$?\"")
   local out = p:read("*a")
