@@ -1125,7 +1125,7 @@ static void op_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 	}
 	lua_settop(L, top);
 	if (trace_enabled)
-		trace_end(0, "%zu bytes from offset %lld of %u names", used, (long long)off,
+		trace_end(0, "%zu of %zu bytes from offset %lld of %u names", used, size, (long long)off,
 			  of->entry_count);
 	ops_current_req = NULL;
 	fuse_reply_buf(req, buf, used);
