@@ -405,6 +405,7 @@ out_signals:
 	fuse_remove_signal_handlers(se);
 out_destroy:
 	fuse_session_destroy(se);
+	ops_free_unreleased();
 	bridge_close();
 	nodes_destroy();
 	return rc;

@@ -35,6 +35,15 @@ void nodes_init(void)
 		abort();
 }
 
+void nodes_each(void (*fn)(struct node *n))
+{
+	fn(&root);
+	for (struct node *n = root.all_next, *next; n != &root; n = next) {
+		next = n->all_next;
+		fn(n);
+	}
+}
+
 void nodes_destroy(void)
 {
 	for (size_t b = 0; b < name_buckets; b++) {

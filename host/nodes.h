@@ -38,6 +38,9 @@ struct node {
 };
 
 void nodes_init(void);
+/* Calls fn on every live node. */
+void nodes_each(void (*fn)(struct node *n));
+
 /* Frees every node and name (at exit: the kernel forgets nothing at unmount). */
 void nodes_destroy(void);
 struct node *nodes_root(void);

@@ -165,6 +165,17 @@ static void free_open_file(struct open_file *of)
 	free(of);
 }
 
+static void free_opens_of(struct node *n)
+{
+	while (n->open_files)
+		free_open_file(n->open_files);
+}
+
+void ops_free_unreleased(void)
+{
+	nodes_each(free_opens_of);
+}
+
 /* ---- attributes ---- */
 
 /* Calls getattr(path, fh) into *st. Returns 0 or a positive errno. Without

@@ -35,6 +35,10 @@ struct ops_config {
 };
 extern struct ops_config ops_config;
 
+/* Frees the opens the kernel never released (a RELEASE still queued when
+ * the connection ended). Before the Lua state goes. */
+void ops_free_unreleased(void);
+
 /* The request being served, for moonfs.caller(); NULL between requests. */
 extern fuse_req_t ops_current_req;
 
