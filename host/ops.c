@@ -931,7 +931,10 @@ static void op_fallocate(fuse_req_t req, fuse_ino_t ino, int mode, off_t offset,
 {
 	begin(req, OP_fallocate);
 	struct open_file *of = file_of(fi);
-	struct node *n = nodes_get(ino);
+	const char *path = path_or_reply(req, nodes_get(ino), NULL, 0);
+	if (!path)
+		return;
+	traced_path(path, NULL);
 	lua_State *L = state();
 	int base = bridge_push_handler(OP_fallocate);
 	if (base < 0) {
@@ -941,8 +944,6 @@ static void op_fallocate(fuse_req_t req, fuse_ino_t ino, int mode, off_t offset,
 		reply_err(req, err);
 		return;
 	}
-	const char *path = nodes_path(n, NULL, 0);
-	traced_path(path, NULL);
 	lua_pushstring(L, path);
 	lua_pushinteger(L, mode);
 	lua_pushnumber(L, (lua_Number)offset);
