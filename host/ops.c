@@ -666,7 +666,7 @@ static void finish_open(fuse_req_t req, struct open_file *of, struct fuse_file_i
 	int rc = e ? passthrough_reply_create(req, e, of, fi) : passthrough_reply_open(req, of, fi);
 	if (rc == -ENOENT) {
 		/* Interrupted: the kernel will never release this open. */
-		passthrough_open_failed(of);
+		passthrough_release(of);
 		if (e)
 			nodes_forget(of->node, 1);
 		free_open_file(of);

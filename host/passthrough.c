@@ -156,10 +156,6 @@ void passthrough_release(struct open_file *of)
 	}
 }
 
-void passthrough_open_failed(struct open_file *of)
-{
-	passthrough_release(of);
-}
 
 void passthrough_read(fuse_req_t req, struct open_file *of, size_t size, off_t off)
 {

@@ -44,9 +44,6 @@ int passthrough_reply_open(fuse_req_t req, struct open_file *of, struct fuse_fil
 int passthrough_reply_create(fuse_req_t req, const struct fuse_entry_param *e,
 			     struct open_file *of, struct fuse_file_info *fi);
 
-/* An open the kernel will not release (the reply failed): undo its counts. */
-void passthrough_open_failed(struct open_file *of);
-
 /* At RELEASE: drops the open's counts and, at the inode's last, its
  * backing id. */
 void passthrough_release(struct open_file *of);
