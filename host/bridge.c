@@ -27,7 +27,9 @@ static lua_State *L;
 static int traceback_ref = LUA_NOREF;
 static int handler_ref[OP_COUNT];
 static double script_timeout = -1;
+static int script_checks_permissions;
 static char *script_path;
+static char *start_dir;
 static int options_ref = LUA_NOREF;
 
 lua_State *bridge_state(void)
@@ -43,6 +45,11 @@ int bridge_has(enum op op)
 double bridge_script_timeout(void)
 {
 	return script_timeout;
+}
+
+int bridge_script_checks_permissions(void)
+{
+	return script_checks_permissions && bridge_has(OP_access);
 }
 
 static int traceback(lua_State *L)
@@ -184,12 +191,13 @@ static const char *closest_handler(const char *name)
 
 /* Reads the handler table at the top of the stack into new_refs. Returns
  * the number of warnings, or -1 when the table cannot be used. */
-static int read_handlers(int new_refs[OP_COUNT], double *timeout)
+static int read_handlers(int new_refs[OP_COUNT], double *timeout, int *checks_permissions)
 {
 	int warnings = 0, errors = 0;
 	for (int op = 0; op < OP_COUNT; op++)
 		new_refs[op] = LUA_NOREF;
 	*timeout = -1;
+	*checks_permissions = 0;
 	int table = lua_gettop(L);
 	lua_pushnil(L);
 	while (lua_next(L, table)) {
@@ -202,13 +210,20 @@ static int read_handlers(int new_refs[OP_COUNT], double *timeout)
 		}
 		const char *key = lua_tostring(L, -2);
 		if (strcmp(key, "timeout") == 0) {
-			if (lua_type(L, -1) != LUA_TNUMBER || lua_tonumber(L, -1) < 0) {
-				log_msg("%s: 'timeout' must be a number of seconds, not a %s",
-					script_path, luaL_typename(L, -1));
+			lua_Number t = lua_tonumber(L, -1);
+			if (lua_type(L, -1) != LUA_TNUMBER || !(t >= 0 && t <= 1e9)) {
+				log_msg("%s: 'timeout' must be a number of seconds from 0 to 1e9, not %s",
+					script_path, lua_type(L, -1) == LUA_TNUMBER ? lua_tostring(L, -1)
+										  : luaL_typename(L, -1));
 				errors++;
 			} else {
 				*timeout = lua_tonumber(L, -1);
 			}
+			lua_pop(L, 1);
+			continue;
+		}
+		if (strcmp(key, "checks_permissions") == 0) {
+			*checks_permissions = lua_toboolean(L, -1);
 			lua_pop(L, 1);
 			continue;
 		}
@@ -269,11 +284,17 @@ static int run_script(void)
 	return 0;
 }
 
-int bridge_open(const char *script, const struct script_options *opts)
+const char *bridge_start_dir(void)
+{
+	return start_dir ? start_dir : "/";
+}
+
+int bridge_open(const char *script, const char *dir, const struct script_options *opts)
 {
 	script_path = strdup(script);
+	start_dir = strdup(dir);
 	L = luaL_newstate();
-	if (!L || !script_path) {
+	if (!L || !script_path || !start_dir) {
 		log_msg("out of memory");
 		return -1;
 	}
@@ -299,7 +320,7 @@ int bridge_open(const char *script, const struct script_options *opts)
 
 	if (run_script() != 0)
 		return -1;
-	int warnings = read_handlers(handler_ref, &script_timeout);
+	int warnings = read_handlers(handler_ref, &script_timeout, &script_checks_permissions);
 	lua_pop(L, 1);
 	return warnings;
 }
@@ -318,7 +339,8 @@ int bridge_reload(void)
 	}
 	int new_refs[OP_COUNT];
 	double timeout;
-	int warnings = read_handlers(new_refs, &timeout);
+	int checks_permissions;
+	int warnings = read_handlers(new_refs, &timeout, &checks_permissions);
 	lua_pop(L, 1);
 	if (warnings < 0) {
 		log_msg("reload of %s failed; the old handlers keep serving", script_path);
@@ -339,6 +361,8 @@ void bridge_close(void)
 	L = NULL;
 	free(script_path);
 	script_path = NULL;
+	free(start_dir);
+	start_dir = NULL;
 }
 
 int bridge_push_handler(enum op op)

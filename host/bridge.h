@@ -16,9 +16,17 @@ struct script_options {
 };
 
 /* Creates the state, loads the script and reads its handler table.
+ * `script` is an absolute path and `start_dir` the directory the host was
+ * started in (moonfs.cwd): both stay right after the host leaves it.
  * Problems are printed to stderr; returns the number of warnings (>= 0), or
  * -1 when the script cannot be used. */
-int bridge_open(const char *script, const struct script_options *opts);
+int bridge_open(const char *script, const char *start_dir, const struct script_options *opts);
+
+/* The directory the host was started in. */
+const char *bridge_start_dir(void);
+
+/* Pushes the script's options table (moonfs.options). */
+void bridge_push_options(lua_State *L);
 void bridge_close(void);
 
 /* Re-runs the script and swaps in its handlers; on failure the old ones
@@ -30,6 +38,10 @@ int bridge_has(enum op op);
 
 /* The script's `timeout` key, or -1 when it has none. */
 double bridge_script_timeout(void);
+
+/* The script checks permissions itself: `checks_permissions = true` and an
+ * access handler. */
+int bridge_script_checks_permissions(void);
 
 /* Gateway. bridge_push_handler pushes what a call needs and returns the
  * stack base (-1 when the script has no such handler); the caller pushes

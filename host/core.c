@@ -5,12 +5,12 @@
 #include <lua.h>
 #include <sys/types.h>
 
+#include "bridge.h"
 #include "log.h"
 #include "ops.h"
 #include "stats.h"
 #include "values.h"
 
-void bridge_push_options(lua_State *L);
 
 /* uid, gid, pid, umask of the request being served; nil between requests. */
 static int core_caller(lua_State *L)
@@ -76,5 +76,7 @@ int luaopen_moonfs_core(lua_State *L)
 	lua_setfield(L, -2, "options");
 	lua_pushstring(L, MOONFS_VERSION);
 	lua_setfield(L, -2, "version");
+	lua_pushstring(L, bridge_start_dir());
+	lua_setfield(L, -2, "cwd");
 	return 1;
 }

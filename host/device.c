@@ -10,6 +10,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "log.h"
+
 /* Bits and offsets in the raw messages; not all are in Debian 12's
  * linux/fuse.h (7.38). struct fuse_in_header is 40 bytes, the out one 16. */
 #define INIT_EXT_BIT (1u << 30)         /* FUSE_INIT_EXT: flags2 is valid */
@@ -174,6 +176,27 @@ static void patch_init_reply(struct iovec *iov, int count)
 	}
 }
 
+/* The kernel refused a reply (a malformed one; ENOENT only means the
+ * request was interrupted). Its caller would wait forever, unkillably, and
+ * later requests behind it too: answer EIO instead. */
+static ssize_t answer_refused_reply(int fd, struct iovec *iov, size_t total)
+{
+	int err = errno;
+	struct fuse_out_header out;
+	memcpy(&out, iov[0].iov_base, sizeof out);
+	if (out.unique == 0) /* a notification: nobody waits for it */
+		return -1;
+	log_msg("the kernel refused a reply (%s: %s, error field %d); answering EIO instead",
+		strerrorname_np(err), strerror(err), out.error);
+	out.len = sizeof out;
+	out.error = -EIO;
+	if (write(fd, &out, sizeof out) != (ssize_t)sizeof out) {
+		errno = err;
+		return -1;
+	}
+	return (ssize_t)total; /* answered: libfuse need not report it again */
+}
+
 static ssize_t device_writev(int fd, struct iovec *iov, int count, void *userdata)
 {
 	(void)userdata;
@@ -191,7 +214,10 @@ static ssize_t device_writev(int fd, struct iovec *iov, int count, void *userdat
 			put_u32(backing, open_reply_backing_id);
 		}
 	}
-	return writev(fd, iov, count);
+	ssize_t written = writev(fd, iov, count);
+	if (written < 0 && errno != ENOENT && iov[0].iov_len >= OUT_HEADER)
+		return answer_refused_reply(fd, iov, total);
+	return written;
 }
 
 int device_setup(struct fuse_session *se, unsigned spin_us)

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <syslog.h>
+#include <time.h>
 
 static FILE *log_file;
 static int use_syslog;
@@ -61,6 +62,50 @@ void log_once(const char *key, const char *fmt, ...)
 			return;
 	if (seen_count < (int)(sizeof seen / sizeof seen[0]))
 		seen[seen_count++] = strdup(key);
+	va_list ap;
+	va_start(ap, fmt);
+	log_va(fmt, ap);
+	va_end(ap);
+}
+
+#define LIMITED_PER_MINUTE 10
+
+static struct limited {
+	char *key;
+	time_t window;  /* start of the current minute */
+	unsigned shown, left_out;
+} limited[64];
+static int limited_count;
+
+void log_limited(const char *key, const char *fmt, ...)
+{
+	struct limited *l = NULL;
+	for (int i = 0; i < limited_count && !l; i++)
+		if (strcmp(limited[i].key, key) == 0)
+			l = &limited[i];
+	if (!l && limited_count < (int)(sizeof limited / sizeof limited[0])) {
+		l = &limited[limited_count];
+		l->key = strdup(key);
+		if (l->key)
+			limited_count++;
+		else
+			l = NULL;
+	}
+	time_t now = time(NULL);
+	if (l) {
+		if (now - l->window >= 60) {
+			if (l->left_out)
+				log_msg("(%u more like the next were left out in the last minute)",
+					l->left_out);
+			l->window = now;
+			l->shown = l->left_out = 0;
+		}
+		if (l->shown >= LIMITED_PER_MINUTE) {
+			l->left_out++;
+			return;
+		}
+		l->shown++;
+	}
 	va_list ap;
 	va_start(ap, fmt);
 	log_va(fmt, ap);

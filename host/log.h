@@ -9,5 +9,8 @@ void log_msg(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* Like log_msg, but only the first time `key` is seen: for reasons that
  * would otherwise repeat on every request. */
 void log_once(const char *key, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Like log_msg, but at most a few lines a minute per `key`, then a count
+ * of what was left out: for what a script can repeat on every request. */
+void log_limited(const char *key, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 #endif

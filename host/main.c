@@ -38,6 +38,8 @@ static const char usage[] =
 	"Host options (-o):\n"
 	"  nopassthrough        serve file data in the host even where the kernel\n"
 	"                       could pass it through\n"
+	"  nodefault_permissions  with allow_other, do not turn on default_permissions\n"
+	"                       (only for scripts that check permissions themselves)\n"
 	"  timeout=SECONDS      how long the kernel caches names and attributes\n"
 	"                       (default 1, or the script's `timeout`)\n"
 	"  negative_timeout=S   how long the kernel caches \"no such file\" (default 0)\n"
@@ -69,11 +71,14 @@ struct command_line {
 	const char *script;
 	const char *mountpoint;
 	int foreground, debug, check, passthrough, log_stats;
+	int unchecked_permissions; /* -o nodefault_permissions */
 	const char *log_file;
 	const char *trace_file;
 	int trace;
 	double timeout, negative_timeout;
 	unsigned spin_us;
+	char *script_path; /* absolute, so that a reload finds it after daemonizing */
+	char *start_dir;   /* where the host was started: moonfs.cwd */
 	char *fuse_opts;  /* comma-separated, for libfuse */
 	char **copies;    /* the -o strings that keys and values point into */
 	int copy_count;
@@ -92,11 +97,25 @@ static int parse_number(const char *what, const char *value, const char *unit, d
 {
 	char *end;
 	double v = value ? strtod(value, &end) : -1;
-	if (!value || *end || v < 0) {
+	if (!value || *end || !(v >= 0 && v <= 1e9)) { /* NaN fails too */
 		fprintf(stderr, "moonfs: -o %s needs a number of %s\n", what, unit);
 		return -1;
 	}
 	*out = v;
+	return 0;
+}
+
+/* Whether the FUSE options include `name` (as a flag or name=value). */
+static int has_fuse_option(const struct command_line *cl, const char *name)
+{
+	size_t len = strlen(name);
+	for (const char *p = cl->fuse_opts; p && *p;) {
+		const char *end = strchr(p, ',');
+		size_t n = end ? (size_t)(end - p) : strlen(p);
+		if ((n == len || (n > len && p[len] == '=')) && strncmp(p, name, len) == 0)
+			return 1;
+		p += n + (end ? 1 : 0);
+	}
 	return 0;
 }
 
@@ -133,6 +152,8 @@ static int take_option(struct command_line *cl, char *item)
 	}
 	if (strcmp(item, "nopassthrough") == 0)
 		cl->passthrough = 0;
+	else if (strcmp(item, "nodefault_permissions") == 0)
+		cl->unchecked_permissions = 1;
 	else if (strcmp(item, "log") == 0 && value)
 		cl->log_file = value;
 	else if (strcmp(item, "timeout") == 0)
@@ -175,6 +196,8 @@ static int take_option_list(struct command_line *cl, const char *list)
 
 static void free_command_line(struct command_line *cl)
 {
+	free(cl->script_path);
+	free(cl->start_dir);
 	for (int i = 0; i < cl->copy_count; i++)
 		free(cl->copies[i]);
 	free(cl->copies);
@@ -237,11 +260,27 @@ static int parse_command_line(int argc, char **argv, struct command_line *cl)
 	return 0;
 }
 
+/* Paths are resolved now: once daemonized the working directory is "/". */
+static int resolve_paths(struct command_line *cl)
+{
+	cl->start_dir = getcwd(NULL, 0);
+	if (!cl->start_dir) {
+		fprintf(stderr, "moonfs: cannot read the working directory: %s\n", strerror(errno));
+		return -1;
+	}
+	cl->script_path = realpath(cl->script, NULL);
+	if (!cl->script_path) {
+		fprintf(stderr, "moonfs: cannot open %s: %s\n", cl->script, strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
 /* --check: the script loads, its handler names are right, and its root is
  * a directory. */
 static int check_script(const struct command_line *cl)
 {
-	int warnings = bridge_open(cl->script, &cl->script_opts);
+	int warnings = bridge_open(cl->script_path, cl->start_dir, &cl->script_opts);
 	if (warnings < 0) {
 		bridge_close();
 		return 1;
@@ -321,7 +360,7 @@ int main(int argc, char **argv)
 		free_command_line(&cl);
 		return 2;
 	}
-	int rc = cl.check ? check_script(&cl) : mount_and_serve(&cl, argv[0]);
+	int rc = resolve_paths(&cl) != 0 ? 1 : cl.check ? check_script(&cl) : mount_and_serve(&cl, argv[0]);
 	free_command_line(&cl);
 	return rc;
 }
@@ -342,7 +381,7 @@ static int mount_and_serve(struct command_line *cl, char *argv0)
 		return 1;
 	}
 	nodes_init();
-	if (bridge_open(cl->script, &cl->script_opts) < 0) {
+	if (bridge_open(cl->script_path, cl->start_dir, &cl->script_opts) < 0) {
 		bridge_close();
 		return 1;
 	}
@@ -351,6 +390,25 @@ static int mount_and_serve(struct command_line *cl, char *argv0)
 			 : bridge_script_timeout() >= 0 ? bridge_script_timeout() : 1.0;
 	ops_config.entry_timeout = ops_config.attr_timeout = timeout;
 	ops_config.negative_timeout = cl->negative_timeout;
+
+	/* A mount shared with other users without permission checks lets each
+	 * of them do whatever the host (often root) can: the safe choice is
+	 * the default. */
+	if (has_fuse_option(cl, "allow_other") && !has_fuse_option(cl, "default_permissions")) {
+		if (cl->unchecked_permissions)
+			log_msg("allow_other with nodefault_permissions: the kernel checks no "
+				"permissions; every user of the mount acts with the host's rights "
+				"unless the script refuses");
+		else if (bridge_script_checks_permissions())
+			log_msg("allow_other: the script checks permissions itself "
+				"(checks_permissions and an access handler)");
+		else {
+			append_fuse_opt(cl, "default_permissions");
+			log_msg("allow_other: turned on default_permissions, so the kernel checks "
+				"every caller against the owners and modes the script reports "
+				"(-o nodefault_permissions turns this off)");
+		}
+	}
 
 	char *fuse_argv[8];
 	int fuse_argc = 0;
@@ -380,7 +438,7 @@ static int mount_and_serve(struct command_line *cl, char *argv0)
 	device_set_idle_hook(between_requests);
 	if (fuse_session_mount(se, cl->mountpoint) != 0)
 		goto out_signals;
-	int shared = cl->fuse_opts && strstr(cl->fuse_opts, "allow_other") != NULL;
+	int shared = has_fuse_option(cl, "allow_other");
 	passthrough_configure(cl->passthrough, shared);
 	if (device_setup(se, cl->spin_us) != 0) {
 		fprintf(stderr, "moonfs: cannot take over the FUSE device I/O\n");

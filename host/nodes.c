@@ -1,7 +1,10 @@
 #include "nodes.h"
 
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "log.h"
 
 struct dentry {
 	struct node *parent;
@@ -84,6 +87,33 @@ static uint64_t mix(uint64_t h)
 	return h;
 }
 
+static uint64_t sino_hash(uint64_t dev, uint64_t ino)
+{
+	return mix(ino ^ mix(dev + 0x9e3779b97f4a7c15ULL));
+}
+
+/* Devices in the order first seen; see nodes_report_ino. */
+#define DEVICE_SLOTS 256
+static uint64_t devices[DEVICE_SLOTS];
+static int device_count;
+
+uint64_t nodes_report_ino(uint64_t dev, uint64_t ino)
+{
+	int k = 0;
+	while (k < device_count && devices[k] != dev)
+		k++;
+	if (k == device_count) {
+		if (device_count == DEVICE_SLOTS) {
+			log_once("devices", "more than %d filesystems below the root: inode numbers "
+				 "reported for the rest may repeat", DEVICE_SLOTS);
+			k = DEVICE_SLOTS - 1;
+		} else {
+			devices[device_count++] = dev;
+		}
+	}
+	return k == 0 ? ino : ino ^ ((uint64_t)k << 56);
+}
+
 static uint64_t name_hash(const struct node *parent, const char *name, size_t len)
 {
 	uint64_t h = 0xcbf29ce484222325ULL ^ (uint64_t)(uintptr_t)parent;
@@ -132,7 +162,7 @@ static void sino_insert(struct node *n)
 				struct node *m = sino_index[b], *next;
 				for (; m; m = next) {
 					next = m->sino_next;
-					size_t at = mix(m->script_ino) & (buckets - 1);
+					size_t at = sino_hash(m->script_dev, m->script_ino) & (buckets - 1);
 					m->sino_next = index[at];
 					index[at] = m;
 				}
@@ -142,7 +172,7 @@ static void sino_insert(struct node *n)
 			sino_buckets = buckets;
 		}
 	}
-	size_t at = mix(n->script_ino) & (sino_buckets - 1);
+	size_t at = sino_hash(n->script_dev, n->script_ino) & (sino_buckets - 1);
 	n->sino_next = sino_index[at];
 	sino_index[at] = n;
 	sino_count++;
@@ -150,7 +180,7 @@ static void sino_insert(struct node *n)
 
 static void sino_remove(struct node *n)
 {
-	struct node **p = &sino_index[mix(n->script_ino) & (sino_buckets - 1)];
+	struct node **p = &sino_index[sino_hash(n->script_dev, n->script_ino) & (sino_buckets - 1)];
 	for (; *p; p = &(*p)->sino_next)
 		if (*p == n) {
 			*p = n->sino_next;
@@ -159,10 +189,11 @@ static void sino_remove(struct node *n)
 		}
 }
 
-static struct node *sino_find(uint64_t script_ino, mode_t type)
+static struct node *sino_find(uint64_t dev, uint64_t ino, mode_t type)
 {
-	for (struct node *n = sino_index[mix(script_ino) & (sino_buckets - 1)]; n; n = n->sino_next)
-		if (n->script_ino == script_ino && n->type == type)
+	for (struct node *n = sino_index[sino_hash(dev, ino) & (sino_buckets - 1)]; n;
+	     n = n->sino_next)
+		if (n->script_ino == ino && n->script_dev == dev && n->type == type)
 			return n;
 	return NULL;
 }
@@ -181,7 +212,7 @@ static void unlink_dentry(struct dentry *d, int remember_path)
 {
 	struct node *n = d->node, *parent = d->parent;
 	if (remember_path && n->names == d && !d->next_alias && !n->gone_path) {
-		const char *path = nodes_path(n, NULL, 1);
+		const char *path = nodes_path(n, NULL, 1, 1);
 		n->gone_path = strdup(path ? path : "");
 	}
 	struct dentry **p = &name_index[d->hash & (name_buckets - 1)];
@@ -246,7 +277,7 @@ static void add_dentry(struct node *n, struct node *parent, const char *name)
 	n->gone_path = NULL;
 }
 
-static struct node *new_node(mode_t type, uint64_t script_ino)
+static struct node *new_node(mode_t type, uint64_t script_dev, uint64_t script_ino)
 {
 	struct node *n = calloc(1, sizeof *n);
 	if (!n)
@@ -255,6 +286,7 @@ static struct node *new_node(mode_t type, uint64_t script_ino)
 	n->number = next_number++;
 	n->generation = next_generation++;
 	n->script_ino = script_ino;
+	n->script_dev = script_dev;
 	if (indexed_by_sino(n))
 		sino_insert(n);
 	n->all_next = root.all_next;
@@ -268,13 +300,16 @@ static struct node *new_node(mode_t type, uint64_t script_ino)
 struct node *nodes_remember(struct node *parent, const char *name, const struct stat *st)
 {
 	mode_t type = st->st_mode & S_IFMT;
-	uint64_t sino = st->st_ino;
+	uint64_t sino = st->st_ino, sdev = st->st_dev;
 	struct dentry *d = find_dentry(parent, name);
 	if (d) {
 		struct node *n = d->node;
-		if (n->type == type && (sino == 0 || n->script_ino == sino || n->script_ino == 0)) {
+		if (n->type == type &&
+		    (sino == 0 || n->script_ino == 0 ||
+		     (n->script_ino == sino && n->script_dev == sdev))) {
 			if (!n->script_ino && sino) {
 				n->script_ino = sino;
+				n->script_dev = sdev;
 				if (indexed_by_sino(n))
 					sino_insert(n);
 			}
@@ -290,9 +325,9 @@ struct node *nodes_remember(struct node *parent, const char *name, const struct 
 	}
 	struct node *n = NULL;
 	if (sino && type != S_IFDIR && st->st_nlink > 1)
-		n = sino_find(sino, type);
+		n = sino_find(sdev, sino, type);
 	if (!n)
-		n = new_node(type, sino);
+		n = new_node(type, sdev, sino);
 	if (!n)
 		return NULL;
 	add_dentry(n, parent, name);
@@ -390,18 +425,25 @@ void nodes_renamed(struct node *from_parent, const char *from_name, struct node 
 static char *path_buf[2];
 static size_t path_cap[2];
 
-const char *nodes_path(const struct node *n, const char *name, int slot)
+const char *nodes_path(const struct node *n, const char *name, int slot, int last_known)
 {
 	size_t name_len = name ? strlen(name) + 1 : 0;
 	size_t len = name_len;
 	const struct node *top = n;
 	/* First pass: the length, stopping at the root or at a node that
-	 * has lost all its names (its last path stands in for the rest). */
+	 * has lost all its names. */
 	while (top != &root && top->names) {
 		len += top->names->len + 1;
 		top = top->names->parent;
 	}
-	const char *prefix = top == &root ? "" : (top->gone_path ? top->gone_path : "");
+	const char *prefix = "";
+	if (top != &root) {
+		if (!last_known || !top->gone_path) {
+			errno = ENOENT;
+			return NULL;
+		}
+		prefix = top->gone_path; /* stands in for the rest */
+	}
 	size_t prefix_len = strlen(prefix);
 	len += prefix_len;
 	if (len + 2 > path_cap[slot]) {
@@ -409,8 +451,10 @@ const char *nodes_path(const struct node *n, const char *name, int slot)
 		while (cap < len + 2)
 			cap *= 2;
 		char *buf = realloc(path_buf[slot], cap);
-		if (!buf)
+		if (!buf) {
+			errno = ENOMEM;
 			return NULL;
+		}
 		path_buf[slot] = buf;
 		path_cap[slot] = cap;
 	}

@@ -3,9 +3,9 @@
  * finding a node costs nothing; a generation number taken from a counter
  * keeps (id, generation) unique although addresses are reused.
  *
- * A node has one or more names (struct dentry); a regular file reached under
- * two names with the same script-reported st_ino and nlink > 1 is one node,
- * so hard links behave as on a local filesystem. Paths are built on demand
+ * A node has one or more names (struct dentry); a file reached under two
+ * names with the same script-reported st_dev and st_ino and nlink > 1 is
+ * one node, so hard links behave as on a local filesystem. Paths are built on demand
  * from the names, so renaming a directory moves everything below it at once. */
 #ifndef MOONFS_NODES_H
 #define MOONFS_NODES_H
@@ -22,6 +22,7 @@ struct node {
 	uint64_t generation;
 	uint64_t number;        /* st_ino when the script gives none */
 	uint64_t script_ino;    /* st_ino the script reported, 0 if none */
+	uint64_t script_dev;    /* and its st_dev (0 if none) */
 	mode_t type;            /* S_IFMT bits */
 	uint32_t children;      /* dentries naming this node as parent */
 	struct dentry *names;   /* paths are built from the first */
@@ -57,8 +58,13 @@ static inline fuse_ino_t nodes_id(const struct node *n)
 
 /* The path of `n`, or of its child `name` when name is not NULL, built in
  * one of two buffers (slot 0 or 1) so two paths can be alive at once.
- * Returns NULL when out of memory. */
-const char *nodes_path(const struct node *n, const char *name, int slot);
+ * Returns NULL with errno ENOMEM, or ENOENT when `n` or a directory above
+ * it has lost every name (removed, or its name now belongs to another
+ * object): its old path may name someone else's file by now. With
+ * `last_known` set such a node gets its last path instead, for requests
+ * that reach the object through an open handle and pass the path on only
+ * for information. */
+const char *nodes_path(const struct node *n, const char *name, int slot, int last_known);
 
 /* After a successful lookup or create of parent/name with attributes *st:
  * finds or makes the node and counts one kernel reference. NULL on ENOMEM. */
@@ -83,10 +89,19 @@ static inline int nodes_unlinked_node(const struct node *n)
 	return n != nodes_root() && !n->names;
 }
 
-/* The st_ino to report for n given what the script said. */
-static inline ino_t nodes_st_ino(const struct node *n, ino_t script_ino)
+/* The inode number to report for an object the script described with
+ * (dev, ino). Numbers from the first device seen (normally the root's) are
+ * reported as they are; those of the k-th other device get k in their top
+ * 8 bits, so a tree spanning filesystems keeps its numbers unique (as long
+ * as each filesystem's own numbers stay below 2^56, as ext4's, xfs's,
+ * btrfs's and tmpfs's do). */
+uint64_t nodes_report_ino(uint64_t dev, uint64_t ino);
+
+/* The st_ino to report for n given its stat: the script's number mapped as
+ * above, or the host's own number when the script gave none. */
+static inline ino_t nodes_st_ino(const struct node *n, const struct stat *st)
 {
-	return script_ino ? script_ino : (ino_t)n->number;
+	return st->st_ino ? (ino_t)nodes_report_ino(st->st_dev, st->st_ino) : (ino_t)n->number;
 }
 
 /* Live nodes, for the statistics. */

@@ -73,16 +73,18 @@ static int as_errno(int rc)
 /* ---- paths ---- */
 
 /* Builds the path of node `n` (or of its child `name`) or replies with an
- * error and returns NULL. */
-static const char *path_or_reply(fuse_req_t req, struct node *n, const char *name, int slot)
+ * error and returns NULL: ENOENT for a node that has lost its names, unless
+ * the request reaches it `through_handle` (see nodes_path). */
+static const char *path_or_reply(fuse_req_t req, struct node *n, const char *name, int slot,
+				 int through_handle)
 {
 	if (name && strlen(name) > NAME_MAX_BYTES) {
 		reply_err(req, ENAMETOOLONG);
 		return NULL;
 	}
-	const char *path = nodes_path(n, name, slot);
+	const char *path = nodes_path(n, name, slot, through_handle);
 	if (!path)
-		reply_err(req, ENOMEM);
+		reply_err(req, errno);
 	return path;
 }
 
@@ -90,10 +92,10 @@ static const char *path_or_reply(fuse_req_t req, struct node *n, const char *nam
  * of its child `name`), push the script's handler. Returns the stack base,
  * or -1 after replying (ENOSYS when the script has no such handler). */
 static int begin_with_handler(fuse_req_t req, enum op op, struct node *n, const char *name,
-			      const char **path)
+			      int through_handle, const char **path)
 {
 	begin(req, op);
-	*path = path_or_reply(req, n, name, 0);
+	*path = path_or_reply(req, n, name, 0, through_handle);
 	if (!*path)
 		return -1;
 	traced_path(*path, NULL);
@@ -137,15 +139,23 @@ static void link_open_file(struct open_file *of)
 	of->node->open_files = of;
 }
 
-/* The open file a request is about: its own, or for an unlinked node any
- * open of it, since fstat and fchmod arrive without one and the old path
- * may be gone or name another file by now. */
+/* The open file a request is about: its own, or for an unlinked node an
+ * open of it that holds a script handle, since fstat and fchmod arrive
+ * without one and the old path may be gone or name another file by now. */
 static struct open_file *handle_for(struct node *n, const struct fuse_file_info *fi)
 {
 	struct open_file *of = file_of(fi);
 	if (!of && nodes_unlinked_node(n))
-		of = n->open_files;
+		for (of = n->open_files; of && of->handle_ref == LUA_NOREF; of = of->next_of_node)
+			;
 	return of;
+}
+
+/* Whether the script can reach the object through the open's handle (an
+ * fd or its own value) rather than through a path. */
+static int reachable(const struct open_file *of)
+{
+	return of && of->handle_ref != LUA_NOREF;
 }
 
 static void free_open_file(struct open_file *of)
@@ -228,7 +238,7 @@ static void fill_entry(struct fuse_entry_param *e, struct node *n, const struct 
 	e->ino = nodes_id(n);
 	e->generation = n->generation;
 	e->attr = *st;
-	e->attr.st_ino = nodes_st_ino(n, st->st_ino);
+	e->attr.st_ino = nodes_st_ino(n, st);
 	e->attr_timeout = ops_config.attr_timeout;
 	e->entry_timeout = ops_config.entry_timeout;
 }
@@ -253,7 +263,9 @@ static void reply_entry(fuse_req_t req, struct node *parent, const char *name,
 
 static void reply_attr(fuse_req_t req, struct node *n, struct stat *st)
 {
-	st->st_ino = nodes_st_ino(n, st->st_ino);
+	if (n == nodes_root())
+		n->script_dev = st->st_dev; /* for the numbers of its entries */
+	st->st_ino = nodes_st_ino(n, st);
 	if (trace_enabled)
 		trace_end(0, "%s mode=%o size=%lld", values_type_name(st->st_mode),
 			  st->st_mode & 07777, (long long)st->st_size);
@@ -294,7 +306,7 @@ static void op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 {
 	begin(req, OP_lookup);
 	struct node *p = nodes_get(parent);
-	const char *path = path_or_reply(req, p, name, 0);
+	const char *path = path_or_reply(req, p, name, 0, 0);
 	if (!path)
 		return;
 	traced_path(path, NULL);
@@ -334,12 +346,13 @@ static void op_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 {
 	begin(req, OP_getattr);
 	struct node *n = nodes_get(ino);
-	const char *path = path_or_reply(req, n, NULL, 0);
+	struct open_file *of = handle_for(n, fi);
+	const char *path = path_or_reply(req, n, NULL, 0, reachable(of));
 	if (!path)
 		return;
 	traced_path(path, NULL);
 	struct stat st;
-	int err = get_stat(path, handle_for(n, fi), &st);
+	int err = get_stat(path, of, &st);
 	if (err)
 		reply_err(req, err);
 	else
@@ -366,12 +379,12 @@ static void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int va
 		       struct fuse_file_info *fi)
 {
 	struct node *n = nodes_get(ino);
+	struct open_file *of = handle_for(n, fi);
 	const char *path;
-	int base = begin_with_handler(req, OP_setattr, n, NULL, &path);
+	int base = begin_with_handler(req, OP_setattr, n, NULL, reachable(of), &path);
 	if (base < 0)
 		return;
 	lua_State *L = state();
-	struct open_file *of = handle_for(n, fi);
 	lua_pushstring(L, path);
 	lua_createtable(L, 0, 4);
 	if (valid & FUSE_SET_ATTR_MODE) {
@@ -415,7 +428,7 @@ static void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int va
 static void op_readlink(fuse_req_t req, fuse_ino_t ino)
 {
 	const char *path;
-	int base = begin_with_handler(req, OP_readlink, nodes_get(ino), NULL, &path);
+	int base = begin_with_handler(req, OP_readlink, nodes_get(ino), NULL, 0, &path);
 	if (base < 0)
 		return;
 	lua_State *L = state();
@@ -464,7 +477,7 @@ static void op_mknod(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t
 {
 	struct node *p = nodes_get(parent);
 	const char *path;
-	int base = begin_with_handler(req, OP_mknod, p, name, &path);
+	int base = begin_with_handler(req, OP_mknod, p, name, 0, &path);
 	if (base < 0)
 		return;
 	if (trace_enabled)
@@ -480,7 +493,7 @@ static void op_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t
 {
 	struct node *p = nodes_get(parent);
 	const char *path;
-	int base = begin_with_handler(req, OP_mkdir, p, name, &path);
+	int base = begin_with_handler(req, OP_mkdir, p, name, 0, &path);
 	if (base < 0)
 		return;
 	if (trace_enabled)
@@ -495,7 +508,7 @@ static void op_symlink(fuse_req_t req, const char *target, fuse_ino_t parent, co
 {
 	struct node *p = nodes_get(parent);
 	const char *path;
-	int base = begin_with_handler(req, OP_symlink, p, name, &path);
+	int base = begin_with_handler(req, OP_symlink, p, name, 0, &path);
 	if (base < 0)
 		return;
 	if (trace_enabled)
@@ -510,8 +523,8 @@ static void op_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent, const 
 {
 	begin(req, OP_link);
 	struct node *n = nodes_get(ino), *p = nodes_get(newparent);
-	const char *from = path_or_reply(req, n, NULL, 0);
-	const char *to = from ? path_or_reply(req, p, newname, 1) : NULL;
+	const char *from = path_or_reply(req, n, NULL, 0, 0);
+	const char *to = from ? path_or_reply(req, p, newname, 1, 0) : NULL;
 	if (!to)
 		return;
 	traced_path(from, to);
@@ -541,7 +554,7 @@ static void remove_name(fuse_req_t req, enum op op, fuse_ino_t parent, const cha
 {
 	begin(req, op);
 	struct node *p = nodes_get(parent);
-	const char *path = path_or_reply(req, p, name, 0);
+	const char *path = path_or_reply(req, p, name, 0, 0);
 	if (!path)
 		return;
 	traced_path(path, NULL);
@@ -574,8 +587,8 @@ static void op_rename(fuse_req_t req, fuse_ino_t parent, const char *name, fuse_
 {
 	begin(req, OP_rename);
 	struct node *p = nodes_get(parent), *np = nodes_get(newparent);
-	const char *from = path_or_reply(req, p, name, 0);
-	const char *to = from ? path_or_reply(req, np, newname, 1) : NULL;
+	const char *from = path_or_reply(req, p, name, 0, 0);
+	const char *to = from ? path_or_reply(req, np, newname, 1, 0) : NULL;
 	if (!to)
 		return;
 	traced_path(from, to);
@@ -628,9 +641,8 @@ static int take_open_result(enum op op, int base, int nresults, const char *path
 		lua_pop(L, 3);
 	}
 	if (lua_type(L, value) == LUA_TNUMBER) {
-		lua_Number num = lua_tonumber(L, value);
-		int fd = (int)num;
-		if ((lua_Number)fd != num || fd < 0)
+		int64_t fd;
+		if (values_to_i64(L, value, 0, INT32_MAX, &fd) != 0)
 			return -bridge_bad_result(op, path, "returned a number that is not a valid fd");
 		int fl = fcntl(fd, F_GETFL);
 		if (fl < 0)
@@ -646,7 +658,7 @@ static int take_open_result(enum op op, int base, int nresults, const char *path
 			return -bridge_bad_result(op, path,
 						  "returned an fd without the access mode the caller asked for");
 		}
-		of->fd = fd;
+		of->fd = (int)fd;
 	}
 	lua_pushvalue(L, value);
 	of->handle_ref = luaL_ref(L, LUA_REGISTRYINDEX);
@@ -677,7 +689,7 @@ static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	begin(req, OP_open);
 	struct node *n = nodes_get(ino);
-	const char *path = path_or_reply(req, n, NULL, 0);
+	const char *path = path_or_reply(req, n, NULL, 0, 0);
 	if (!path)
 		return;
 	traced_path(path, NULL);
@@ -717,7 +729,7 @@ static void op_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_
 {
 	begin(req, OP_create);
 	struct node *p = nodes_get(parent);
-	const char *path = path_or_reply(req, p, name, 0);
+	const char *path = path_or_reply(req, p, name, 0, 0);
 	if (!path)
 		return;
 	traced_path(path, NULL);
@@ -769,7 +781,7 @@ static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 	struct open_file *of = file_of(fi);
 	if (of->fd >= 0) {
 		if (trace_enabled) {
-			trace_path(nodes_path(of->node, NULL, 0), NULL);
+			trace_path(nodes_path(of->node, NULL, 0, 1), NULL);
 			trace_end(0, "served by host from fd %d, %zu bytes at %lld", of->fd, size,
 				  (long long)off);
 		}
@@ -777,7 +789,7 @@ static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		passthrough_read(req, of, size, off);
 		return;
 	}
-	const char *path = path_or_reply(req, nodes_get(ino), NULL, 0);
+	const char *path = path_or_reply(req, nodes_get(ino), NULL, 0, reachable(of));
 	if (!path)
 		return;
 	traced_path(path, NULL);
@@ -822,7 +834,7 @@ static void op_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t siz
 	struct open_file *of = file_of(fi);
 	if (of->fd >= 0) {
 		if (trace_enabled) {
-			trace_path(nodes_path(of->node, NULL, 0), NULL);
+			trace_path(nodes_path(of->node, NULL, 0, 1), NULL);
 			trace_end(0, "served by host to fd %d, %zu bytes at %lld", of->fd, size,
 				  (long long)off);
 		}
@@ -830,7 +842,7 @@ static void op_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t siz
 		passthrough_write(req, of, buf, size, off);
 		return;
 	}
-	const char *path = path_or_reply(req, nodes_get(ino), NULL, 0);
+	const char *path = path_or_reply(req, nodes_get(ino), NULL, 0, reachable(of));
 	if (!path)
 		return;
 	traced_path(path, NULL);
@@ -849,10 +861,10 @@ static void op_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t siz
 	int rc = bridge_call(OP_write, base, 4, path);
 	size_t written = size;
 	if (rc > 0) {
-		lua_Number n = lua_tonumber(L, bridge_result(base, 1));
-		if (lua_type(L, bridge_result(base, 1)) != LUA_TNUMBER || n < 0 || n > (lua_Number)size)
+		uint64_t n;
+		if (values_to_u64(L, bridge_result(base, 1), size, &n) != 0)
 			rc = bridge_bad_result(OP_write, path,
-					       "must return the number of bytes written (0 to the size given)");
+					       "must return the number of bytes written (a whole number from 0 to the size given)");
 		else
 			written = (size_t)n;
 	}
@@ -868,20 +880,23 @@ static void op_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t siz
 }
 
 /* flush, release, fsync, releasedir, fsyncdir: handler(path, [datasync,] fh).
- * Returns a negative errno, or >= 0 (also when there is no handler). */
+ * Returns a negative errno, or >= 0 (also when there is no handler). A
+ * removed file the script cannot reach through a handle gets no flush or
+ * fsync call (its old path may name another file); releases are always
+ * called, with the last path, so scripts can free what they hold. */
 static int call_with_handle(enum op op, struct node *n, struct open_file *of, int datasync,
 			    int with_datasync, int *had_handler)
 {
-	const char *path = nodes_path(n, NULL, 0);
-	*had_handler = 0;
+	int releasing = op == OP_release || op == OP_releasedir;
+	const char *path = nodes_path(n, NULL, 0, releasing || reachable(of));
+	*had_handler = bridge_has(op);
 	if (!path)
-		return -ENOMEM;
+		return errno == ENOENT ? 0 : -errno;
 	traced_path(path, NULL);
 	lua_State *L = state();
 	int base = bridge_push_handler(op);
 	if (base < 0)
 		return 0;
-	*had_handler = 1;
 	lua_pushstring(L, path);
 	if (with_datasync)
 		lua_pushboolean(L, datasync);
@@ -931,7 +946,7 @@ static void op_fallocate(fuse_req_t req, fuse_ino_t ino, int mode, off_t offset,
 {
 	begin(req, OP_fallocate);
 	struct open_file *of = file_of(fi);
-	const char *path = path_or_reply(req, nodes_get(ino), NULL, 0);
+	const char *path = path_or_reply(req, nodes_get(ino), NULL, 0, reachable(of));
 	if (!path)
 		return;
 	traced_path(path, NULL);
@@ -960,7 +975,7 @@ static void op_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 {
 	begin(req, OP_opendir);
 	struct node *n = nodes_get(ino);
-	const char *path = path_or_reply(req, n, NULL, 0);
+	const char *path = path_or_reply(req, n, NULL, 0, 0);
 	if (!path)
 		return;
 	traced_path(path, NULL);
@@ -1052,7 +1067,7 @@ static void op_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 	begin(req, OP_readdir);
 	struct open_file *of = file_of(fi);
 	struct node *n = nodes_get(ino);
-	const char *path = path_or_reply(req, n, NULL, 0);
+	const char *path = path_or_reply(req, n, NULL, 0, reachable(of));
 	if (!path)
 		return;
 	traced_path(path, NULL);
@@ -1090,14 +1105,14 @@ static void op_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 			st.st_mode = S_IFDIR;
 		} else {
 			lua_rawgeti(L, entries, (int)(i - 1));
-			int item = lua_gettop(L);
+			int item = lua_gettop(L), ino_at = 0;
 			if (lua_type(L, item) == LUA_TTABLE) {
 				lua_getfield(L, item, "name");
 				lua_getfield(L, item, "type");
 				st.st_mode = entry_type(L, -1);
 				lua_getfield(L, item, "ino");
-				st.st_ino = (ino_t)lua_tonumber(L, -1);
-				lua_pop(L, 2);
+				ino_at = lua_gettop(L);
+				lua_pushvalue(L, item + 1); /* the name on top */
 			} else {
 				if (!lua_isnil(L, types)) {
 					lua_rawgeti(L, types, (int)(i - 1));
@@ -1106,19 +1121,24 @@ static void op_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 				}
 				if (!lua_isnil(L, inos)) {
 					lua_rawgeti(L, inos, (int)(i - 1));
-					st.st_ino = (ino_t)lua_tonumber(L, -1);
-					lua_pop(L, 1);
+					ino_at = lua_gettop(L);
+					lua_pushvalue(L, item); /* the name on top */
 				}
 			}
-			name = lua_tostring(L, -1);
-			if (!name || !*name || strchr(name, '/') || strlen(name) > NAME_MAX_BYTES) {
-				char why[120];
-				snprintf(why, sizeof why, "returned an unusable name at index %lld (%s)",
-					 (long long)(i - 1),
-					 !name ? "not a string" : !*name ? "empty" :
-					 strchr(name, '/') ? "contains '/'" : "longer than 255 bytes");
-				log_once("readdir-name", "handler 'readdir' (%s) %s; skipping such names",
-					 path, why);
+			size_t len = 0;
+			name = lua_type(L, -1) == LUA_TSTRING ? lua_tolstring(L, -1, &len) : NULL;
+			uint64_t ino = 0;
+			const char *why = !name ? "not a string" : len == 0 ? "empty"
+				: memchr(name, '\0', len) ? "contains a NUL byte"
+				: memchr(name, '/', len) ? "contains '/'"
+				: len > NAME_MAX_BYTES ? "longer than 255 bytes"
+				: ino_at && !lua_isnil(L, ino_at) &&
+				  values_to_u64(L, ino_at, UINT64_MAX, &ino) != 0
+				? "its inode number is not a whole number from 0 to 2^64-1" : NULL;
+			if (why) {
+				log_limited("readdir-name", "handler 'readdir' (%s) returned an unusable "
+					    "entry at index %lld (%s); skipping it",
+					    path, (long long)(i - 1), why);
 				lua_settop(L, inos);
 				continue;
 			}
@@ -1126,8 +1146,7 @@ static void op_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 				lua_settop(L, inos);
 				continue;
 			}
-			if (!st.st_ino)
-				st.st_ino = name_ino(name);
+			st.st_ino = ino ? (ino_t)nodes_report_ino(n->script_dev, ino) : name_ino(name);
 		}
 		size_t need = fuse_add_direntry(req, buf + used, size - used, name, &st, i + 1);
 		lua_settop(L, inos);
@@ -1164,18 +1183,10 @@ static void op_fsyncdir(fuse_req_t req, fuse_ino_t ino, int datasync, struct fus
 
 /* ---- the rest ---- */
 
-static unsigned long get_ulong_field(lua_State *L, int idx, const char *field, unsigned long dflt)
-{
-	lua_getfield(L, idx, field);
-	unsigned long v = lua_type(L, -1) == LUA_TNUMBER ? (unsigned long)lua_tonumber(L, -1) : dflt;
-	lua_pop(L, 1);
-	return v;
-}
-
 static void op_statfs(fuse_req_t req, fuse_ino_t ino)
 {
 	begin(req, OP_statfs);
-	const char *path = path_or_reply(req, nodes_get(ino), NULL, 0);
+	const char *path = path_or_reply(req, nodes_get(ino), NULL, 0, 1);
 	if (!path)
 		return;
 	traced_path(path, NULL);
@@ -1192,16 +1203,13 @@ static void op_statfs(fuse_req_t req, fuse_ino_t ino)
 			reply_err(req, -rc);
 			return;
 		}
-		int t = bridge_result(base, 1);
-		sv.f_bsize = get_ulong_field(L, t, "bsize", 4096);
-		sv.f_frsize = get_ulong_field(L, t, "frsize", sv.f_bsize);
-		sv.f_blocks = get_ulong_field(L, t, "blocks", 0);
-		sv.f_bfree = get_ulong_field(L, t, "bfree", 0);
-		sv.f_bavail = get_ulong_field(L, t, "bavail", sv.f_bfree);
-		sv.f_files = get_ulong_field(L, t, "files", 0);
-		sv.f_ffree = get_ulong_field(L, t, "ffree", 0);
-		sv.f_favail = get_ulong_field(L, t, "favail", sv.f_ffree);
-		sv.f_namemax = get_ulong_field(L, t, "namemax", NAME_MAX_BYTES);
+		const char *why;
+		if (values_to_statvfs(L, bridge_result(base, 1), &sv, &why) != 0) {
+			rc = bridge_bad_result(OP_statfs, path, why);
+			bridge_pop(base);
+			reply_err(req, -rc);
+			return;
+		}
 		bridge_pop(base);
 	}
 	if (trace_enabled)
@@ -1233,8 +1241,10 @@ static void reply_xattr_value(fuse_req_t req, const char *data, size_t len, size
 static void op_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name, const char *value,
 			size_t size, int flags)
 {
+	struct node *n = nodes_get(ino);
+	struct open_file *of = handle_for(n, NULL);
 	const char *path;
-	int base = begin_with_handler(req, OP_setxattr, nodes_get(ino), NULL, &path);
+	int base = begin_with_handler(req, OP_setxattr, n, NULL, reachable(of), &path);
 	if (base < 0)
 		return;
 	if (trace_enabled)
@@ -1244,15 +1254,18 @@ static void op_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name, const 
 	lua_pushstring(L, name);
 	lua_pushlstring(L, value, size);
 	lua_pushinteger(L, flags);
-	int rc = bridge_call(OP_setxattr, base, 4, path);
+	push_handle(L, of);
+	int rc = bridge_call(OP_setxattr, base, 5, path);
 	bridge_pop(base);
 	reply_err(req, as_errno(rc));
 }
 
 static void op_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name, size_t size)
 {
+	struct node *n = nodes_get(ino);
+	struct open_file *of = handle_for(n, NULL);
 	const char *path;
-	int base = begin_with_handler(req, OP_getxattr, nodes_get(ino), NULL, &path);
+	int base = begin_with_handler(req, OP_getxattr, n, NULL, reachable(of), &path);
 	if (base < 0)
 		return;
 	if (trace_enabled)
@@ -1260,7 +1273,8 @@ static void op_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name, size_t
 	lua_State *L = state();
 	lua_pushstring(L, path);
 	lua_pushstring(L, name);
-	int rc = bridge_call(OP_getxattr, base, 2, path);
+	push_handle(L, of);
+	int rc = bridge_call(OP_getxattr, base, 3, path);
 	if (rc >= 0 && (rc == 0 || lua_type(L, bridge_result(base, 1)) != LUA_TSTRING))
 		rc = bridge_bad_result(OP_getxattr, path,
 				       "must return the value as a string, or nil, \"ENODATA\"");
@@ -1277,13 +1291,16 @@ static void op_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name, size_t
 
 static void op_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size)
 {
+	struct node *n = nodes_get(ino);
+	struct open_file *of = handle_for(n, NULL);
 	const char *path;
-	int base = begin_with_handler(req, OP_listxattr, nodes_get(ino), NULL, &path);
+	int base = begin_with_handler(req, OP_listxattr, n, NULL, reachable(of), &path);
 	if (base < 0)
 		return;
 	lua_State *L = state();
 	lua_pushstring(L, path);
-	int rc = bridge_call(OP_listxattr, base, 1, path);
+	push_handle(L, of);
+	int rc = bridge_call(OP_listxattr, base, 2, path);
 	if (rc >= 0 && (rc == 0 || lua_type(L, bridge_result(base, 1)) != LUA_TTABLE))
 		rc = bridge_bad_result(OP_listxattr, path, "must return an array of names");
 	if (rc < 0) {
@@ -1291,32 +1308,49 @@ static void op_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size)
 		reply_err(req, -rc);
 		return;
 	}
-	/* names joined with NUL terminators, as listxattr(2) returns them */
-	luaL_Buffer b;
+	/* Names joined with NUL terminators, as listxattr(2) returns them,
+	 * built in C memory: the Lua stack is in use while the list is read. */
 	int list = bridge_result(base, 1);
-	luaL_buffinit(L, &b);
-	size_t count = lua_objlen(L, list);
-	for (size_t i = 1; i <= count; i++) {
+	size_t count = lua_objlen(L, list), used = 0, cap = 256;
+	char *data = malloc(cap);
+	for (size_t i = 1; data && i <= count; i++) {
 		lua_rawgeti(L, list, (int)i);
 		size_t len;
-		const char *name = lua_tolstring(L, -1, &len);
-		if (name && len > 0) {
-			luaL_addlstring(&b, name, len);
-			luaL_addchar(&b, '\0');
+		const char *name = lua_type(L, -1) == LUA_TSTRING ? lua_tolstring(L, -1, &len) : NULL;
+		if (!name || len == 0 || memchr(name, '\0', len)) {
+			log_limited("listxattr-name", "handler 'listxattr' (%s) returned an unusable "
+				    "name at index %zu (%s); skipping it", path, i,
+				    !name ? "not a string" : len == 0 ? "empty" : "contains a NUL byte");
+		} else {
+			if (used + len + 1 > cap) {
+				while (used + len + 1 > cap)
+					cap *= 2;
+				char *grown = realloc(data, cap);
+				if (!grown)
+					free(data);
+				data = grown;
+			}
+			if (data) {
+				memcpy(data + used, name, len + 1);
+				used += len + 1;
+			}
 		}
 		lua_pop(L, 1);
 	}
-	luaL_pushresult(&b);
-	size_t len;
-	const char *data = lua_tolstring(L, -1, &len);
-	reply_xattr_value(req, data, len, size);
 	bridge_pop(base);
+	if (!data)
+		reply_err(req, ENOMEM);
+	else
+		reply_xattr_value(req, data, used, size);
+	free(data);
 }
 
 static void op_removexattr(fuse_req_t req, fuse_ino_t ino, const char *name)
 {
+	struct node *n = nodes_get(ino);
+	struct open_file *of = handle_for(n, NULL);
 	const char *path;
-	int base = begin_with_handler(req, OP_removexattr, nodes_get(ino), NULL, &path);
+	int base = begin_with_handler(req, OP_removexattr, n, NULL, reachable(of), &path);
 	if (base < 0)
 		return;
 	if (trace_enabled)
@@ -1324,7 +1358,8 @@ static void op_removexattr(fuse_req_t req, fuse_ino_t ino, const char *name)
 	lua_State *L = state();
 	lua_pushstring(L, path);
 	lua_pushstring(L, name);
-	int rc = bridge_call(OP_removexattr, base, 2, path);
+	push_handle(L, of);
+	int rc = bridge_call(OP_removexattr, base, 3, path);
 	bridge_pop(base);
 	reply_err(req, as_errno(rc));
 }
@@ -1332,7 +1367,7 @@ static void op_removexattr(fuse_req_t req, fuse_ino_t ino, const char *name)
 static void op_access(fuse_req_t req, fuse_ino_t ino, int mask)
 {
 	begin(req, OP_access);
-	const char *path = path_or_reply(req, nodes_get(ino), NULL, 0);
+	const char *path = path_or_reply(req, nodes_get(ino), NULL, 0, 0);
 	if (!path)
 		return;
 	traced_path(path, NULL);

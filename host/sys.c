@@ -6,11 +6,14 @@
  * Every function returns its value(s) on success (true when there is no
  * value) and `nil, "ENOENT: No such file or directory", 2` on failure, so a
  * handler can hand a failure straight back with `return sys.unlink(...)`.
- * Wrong argument types raise: they are bugs in the script, not failures.
+ * Wrong arguments (types, numbers out of range) raise: they are bugs in the
+ * script, not failures.
  *
- * Nothing here follows a final symlink except open (without O_NOFOLLOW),
- * open_root and readdir, which need a file or directory behind the name.
- * Paths may be longer than PATH_MAX (see struct at). */
+ * A path relative to a directory fd is resolved beneath it and never
+ * through a symlink, the last name included (beneath.h says why): a
+ * symlink on the way gives ELOOP, a way out EXDEV. An empty path names the
+ * fd itself. Only open_root follows symlinks, and AT_FDCWD keeps the
+ * plain meaning of a path. Paths may be longer than PATH_MAX. */
 #define _GNU_SOURCE
 #include <dirent.h>
 #include <errno.h>
@@ -28,36 +31,9 @@
 #include <sys/xattr.h>
 #include <unistd.h>
 
+#include "beneath.h"
+#include "bridge.h"
 #include "values.h"
-
-/* openat2(2): glibc 2.36 has no wrapper, older kernel headers no struct. */
-#if defined(__has_include)
-#if __has_include(<linux/openat2.h>)
-#include <linux/openat2.h>
-#define HAVE_OPEN_HOW 1
-#endif
-#endif
-#ifndef HAVE_OPEN_HOW
-struct open_how {
-	uint64_t flags;
-	uint64_t mode;
-	uint64_t resolve;
-};
-#define RESOLVE_NO_MAGICLINKS 0x02
-#define RESOLVE_BENEATH 0x08
-#endif
-#ifndef SYS_openat2
-#define SYS_openat2 437
-#endif
-
-/* openat2 refuses flag bits it does not know (EINVAL) where openat ignores
- * them; the kernel's FUSE open flags can carry such bits (__FMODE_EXEC when
- * a binary is executed), so unknown bits are dropped to keep openat's
- * behaviour. */
-#define KNOWN_OPEN_FLAGS                                                                   \
-	(O_ACCMODE | O_CREAT | O_EXCL | O_NOCTTY | O_TRUNC | O_APPEND | O_NONBLOCK | O_DSYNC | \
-	 O_SYNC | FASYNC | O_DIRECT | O_LARGEFILE | O_DIRECTORY | O_NOFOLLOW | O_NOATIME |     \
-	 O_CLOEXEC | O_PATH | O_TMPFILE)
 
 /* ---- results ---- */
 
@@ -80,10 +56,11 @@ static int push_status(lua_State *L, int rc)
 
 /* ---- arguments ---- */
 
+/* Wrong arguments raise: they are bugs in the script, not failures. */
 static int check_fd(lua_State *L, int idx)
 {
-	lua_Integer fd = luaL_checkinteger(L, idx);
-	if (fd != AT_FDCWD && (fd < 0 || fd > INT32_MAX))
+	int64_t fd;
+	if (values_to_i64(L, idx, AT_FDCWD, INT32_MAX, &fd) != 0 || (fd < 0 && fd != AT_FDCWD))
 		luaL_argerror(L, idx, "not a file descriptor");
 	return (int)fd;
 }
@@ -91,16 +68,45 @@ static int check_fd(lua_State *L, int idx)
 /* uid and gid: nil or -1 leave the value unchanged, as in chown(2). */
 static unsigned check_id(lua_State *L, int idx)
 {
-	lua_Integer id = luaL_optinteger(L, idx, -1);
-	return id < 0 ? (unsigned)-1 : (unsigned)id;
+	if (lua_isnoneornil(L, idx))
+		return (unsigned)-1;
+	int64_t id;
+	if (values_to_i64(L, idx, -1, (int64_t)UINT32_MAX - 1, &id) != 0)
+		luaL_argerror(L, idx, "not a user or group id (0 to 4294967294, or -1)");
+	return (unsigned)id;
 }
 
 static off_t check_off(lua_State *L, int idx)
 {
-	lua_Number n = luaL_checknumber(L, idx);
-	if (n < 0)
-		luaL_argerror(L, idx, "negative size or offset");
+	uint64_t n;
+	if (values_to_u64(L, idx, INT64_MAX, &n) != 0)
+		luaL_argerror(L, idx, "not a size or offset (a whole number from 0 to 2^63-1)");
 	return (off_t)n;
+}
+
+static int check_int(lua_State *L, int idx, int64_t min, int64_t max, int64_t dflt)
+{
+	if (lua_isnoneornil(L, idx))
+		return (int)dflt;
+	int64_t n;
+	if (values_to_i64(L, idx, min, max, &n) != 0)
+		luaL_argerror(L, idx, "a whole number out of range");
+	return (int)n;
+}
+
+/* A required whole number. */
+static int need_int(lua_State *L, int idx, int64_t min, int64_t max)
+{
+	int64_t n;
+	if (values_to_i64(L, idx, min, max, &n) != 0)
+		luaL_argerror(L, idx, lua_isnoneornil(L, idx) ? "a number is required"
+							      : "a whole number out of range");
+	return (int)n;
+}
+
+static mode_t check_mode(lua_State *L, int idx, mode_t dflt)
+{
+	return (mode_t)check_int(L, idx, 0, 0xFFFF, dflt);
 }
 
 static void check_time(lua_State *L, int idx, struct timespec *ts)
@@ -110,154 +116,67 @@ static void check_time(lua_State *L, int idx, struct timespec *ts)
 		luaL_argerror(L, idx, why);
 }
 
-/* ---- opening ---- */
-
-static int openat2_missing;
-
-/* openat beneath dirfd: no "..", absolute path or symlink may lead out of
- * it, and no /proc magic link may be crossed. O_CLOEXEC always, so scripts
- * that start programs do not leak the host's fds. -1 with errno on failure. */
-static int open_beneath(int dirfd, const char *path, int flags, mode_t mode)
-{
-	flags = (flags & KNOWN_OPEN_FLAGS) | O_CLOEXEC;
-	if (flags & O_PATH) /* the only flags openat2 accepts with O_PATH */
-		flags &= O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC;
-	int creating = (flags & O_CREAT) || (flags & O_TMPFILE) == O_TMPFILE;
-	if (dirfd != AT_FDCWD && !openat2_missing) {
-		struct open_how how = {
-			.flags = (uint64_t)(unsigned)flags,
-			/* openat2 refuses a mode without O_CREAT, or with type bits */
-			.mode = creating ? (mode & 07777) : 0,
-			.resolve = RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS,
-		};
-		long fd = syscall(SYS_openat2, dirfd, path, &how, sizeof how);
-		if (fd >= 0 || errno != ENOSYS)
-			return (int)fd;
-		openat2_missing = 1; /* Linux < 5.6: plain openat from now on */
-	}
-	return openat(dirfd, path, flags, mode);
-}
-
-/* A (dirfd, path) pair ready for an *at() call. The kernel refuses a path
- * of PATH_MAX bytes or more (ENAMETOOLONG) although a tree can be deeper,
- * and a mount's handlers get whole paths from its root: such a path is
- * walked in pieces, opening the leading directories O_PATH beneath dirfd,
- * so the call gets the last piece relative to the deepest of them. */
-struct at {
-	int dirfd;
-	const char *path;
-	int fd; /* an intermediate directory to close, or -1 */
-};
-
-/* Returns 0, or -1 with errno. Short paths (all real ones) cost a strlen. */
-static int at_resolve(int dirfd, const char *path, struct at *at)
-{
-	at->dirfd = dirfd;
-	at->path = path;
-	at->fd = -1;
-	while (strlen(at->path) >= PATH_MAX) {
-		/* the last '/' that leaves a prefix the kernel accepts */
-		const char *cut = memrchr(at->path, '/', PATH_MAX - 1);
-		if (!cut || cut == at->path) {
-			errno = ENAMETOOLONG; /* one name longer than any filesystem allows */
-			goto fail;
-		}
-		char prefix[PATH_MAX];
-		memcpy(prefix, at->path, (size_t)(cut - at->path));
-		prefix[cut - at->path] = '\0';
-		int fd = open_beneath(at->dirfd, prefix, O_PATH | O_DIRECTORY, 0);
-		if (fd < 0)
-			goto fail;
-		if (at->fd >= 0)
-			close(at->fd);
-		at->fd = at->dirfd = fd;
-		at->path = cut + 1;
-	}
-	return 0;
-fail:
-	if (at->fd >= 0) {
-		int err = errno;
-		close(at->fd);
-		errno = err;
-	}
-	return -1;
-}
-
-/* Closes what at_resolve opened, keeping errno for the caller's report. */
-static void at_done(struct at *at)
-{
-	if (at->fd >= 0) {
-		int err = errno;
-		close(at->fd);
-		errno = err;
-	}
-}
-
-/* Reads the (dirfd, path) arguments at idx, idx + 1 and resolves them.
- * Every other argument must be checked before: a raised argument error
- * would leak the intermediate fd. */
-static int get_at(lua_State *L, int idx, struct at *at)
+/* Reads (dirfd, path) at idx, idx + 1 and resolves the parent directory
+ * beneath dirfd (beneath.h). Every other argument must be checked before:
+ * a raised argument error would leak the parent's fd. */
+static int get_at(lua_State *L, int idx, struct beneath *at)
 {
 	int dirfd = check_fd(L, idx);
-	return at_resolve(dirfd, luaL_checkstring(L, idx + 1), at);
+	return beneath_parent(dirfd, luaL_checkstring(L, idx + 1), at);
 }
 
 /* Ends a call made on `at`: pushes true, or the error of a non-zero rc. */
-static int at_status(lua_State *L, struct at *at, int rc)
+static int at_status(lua_State *L, struct beneath *at, int rc)
 {
 	int err = errno;
-	at_done(at);
+	beneath_done(at);
 	if (rc != 0)
 		return push_error(L, err);
 	lua_pushboolean(L, 1);
 	return 1;
 }
 
-/* open_beneath for paths of any length. */
-static int open_at(int dirfd, const char *path, int flags, mode_t mode)
-{
-	struct at at;
-	if (at_resolve(dirfd, path, &at) != 0)
-		return -1;
-	int fd = open_beneath(at.dirfd, at.path, flags, mode);
-	at_done(&at);
-	return fd;
-}
-
-/* A path that names the object of an O_PATH fd, for the calls that have no
- * fd or *at() form (xattrs on any file type, truncate). The kernel resolves
- * the magic link to the object itself, so a symlink is not followed. */
-struct fd_path {
-	int fd;
+/* A path that names an object through its fd, for the calls with no fd
+ * or *at() form (xattrs on any file type, truncate, chmod of a symlink's
+ * target-free O_PATH fd). The kernel resolves the magic link to the object
+ * itself, so a symlink is not followed. */
+struct object {
+	int fd, owned;
 	char path[32];
 };
 
-static int open_fd_path(int dirfd, const char *path, struct fd_path *fp)
+static int open_object(lua_State *L, int idx, struct object *o)
 {
-	fp->fd = open_at(dirfd, path, O_PATH | O_NOFOLLOW, 0);
-	if (fp->fd < 0)
+	int dirfd = check_fd(L, idx);
+	o->fd = beneath_object(dirfd, luaL_checkstring(L, idx + 1), &o->owned);
+	if (o->fd < 0)
 		return -1;
-	snprintf(fp->path, sizeof fp->path, "/proc/self/fd/%d", fp->fd);
+	snprintf(o->path, sizeof o->path, "/proc/self/fd/%d", o->fd);
 	return 0;
 }
 
-/* Closes the fd while keeping errno, so the caller can still report it. */
-static void close_fd_path(struct fd_path *fp)
+/* Closes the object's fd if it was opened, keeping errno for the report. */
+static void close_object(struct object *o)
 {
-	int saved = errno;
-	close(fp->fd);
-	errno = saved;
+	if (o->owned) {
+		int saved = errno;
+		close(o->fd);
+		errno = saved;
+	}
 }
 
+/* ---- opening ---- */
+
 /* sys.open(dirfd, path, flags, mode) -> fd. mode defaults to 0666 (less the
- * umask) and matters only with O_CREAT or O_TMPFILE. */
+ * umask) and matters only with O_CREAT or O_TMPFILE. Never follows a
+ * symlink (ELOOP), never leaves dirfd (EXDEV). */
 static int sys_open(lua_State *L)
 {
 	int dirfd = check_fd(L, 1);
 	const char *path = luaL_checkstring(L, 2);
-	int flags = (int)luaL_optinteger(L, 3, O_RDONLY);
-	mode_t mode = (mode_t)luaL_optinteger(L, 4, 0666);
-	int fd = open_at(dirfd, path, flags, mode);
+	int flags = check_int(L, 3, INT32_MIN, INT32_MAX, O_RDONLY);
+	mode_t mode = check_mode(L, 4, 0666);
+	int fd = beneath_open(dirfd, path, flags, mode);
 	if (fd < 0)
 		return push_error(L, errno);
 	lua_pushinteger(L, fd);
@@ -265,11 +184,19 @@ static int sys_open(lua_State *L)
 }
 
 /* sys.open_root(path) -> dirfd for the other calls, from a directory given
- * by an ordinary path (symlinks followed). O_PATH: it serves only as an
- * anchor, so no read permission is needed. */
+ * by an ordinary path (symlinks followed; a relative path is taken from the
+ * directory the host was started in). O_PATH: it serves only as an anchor,
+ * so no read permission is needed. */
 static int sys_open_root(lua_State *L)
 {
 	const char *path = luaL_checkstring(L, 1);
+	char joined[PATH_MAX];
+	if (path[0] != '/') {
+		if ((size_t)snprintf(joined, sizeof joined, "%s/%s", bridge_start_dir(), path) >=
+		    sizeof joined)
+			return push_error(L, ENAMETOOLONG);
+		path = joined;
+	}
 	int fd = open(path, O_PATH | O_DIRECTORY | O_CLOEXEC);
 	if (fd < 0)
 		return push_error(L, errno);
@@ -284,16 +211,22 @@ static int sys_close(lua_State *L)
 
 /* ---- attributes ---- */
 
+/* An empty name stands for the directory fd itself (AT_EMPTY_PATH). */
+static int empty_flag(const struct beneath *at)
+{
+	return at->name[0] ? 0 : AT_EMPTY_PATH;
+}
+
 /* sys.stat(dirfd, path) -> stat table of the name itself (lstat). */
 static int sys_stat(lua_State *L)
 {
 	struct stat st;
-	struct at at;
+	struct beneath at;
 	if (get_at(L, 1, &at) != 0)
 		return push_error(L, errno);
-	int rc = fstatat(at.dirfd, at.path, &st, AT_SYMLINK_NOFOLLOW);
+	int rc = fstatat(at.dirfd, at.name, &st, AT_SYMLINK_NOFOLLOW | empty_flag(&at));
 	int err = errno;
-	at_done(&at);
+	beneath_done(&at);
 	if (rc != 0)
 		return push_error(L, err);
 	values_push_stat(L, &st);
@@ -313,25 +246,34 @@ static int sys_fstat(lua_State *L)
  * fd's /proc path) and fails with EOPNOTSUPP on a symlink, as Linux does. */
 static int sys_chmod(lua_State *L)
 {
-	mode_t mode = (mode_t)luaL_checkinteger(L, 3);
-	struct at at;
+	mode_t mode = (mode_t)need_int(L, 3, 0, 07777);
+	struct object o;
+	if (lua_isstring(L, 2) && lua_tostring(L, 2)[0] == '\0') {
+		if (open_object(L, 1, &o) != 0) /* the fd itself */
+			return push_error(L, errno);
+		int rc = chmod(o.path, mode);
+		close_object(&o);
+		return push_status(L, rc);
+	}
+	struct beneath at;
 	if (get_at(L, 1, &at) != 0)
 		return push_error(L, errno);
-	return at_status(L, &at, fchmodat(at.dirfd, at.path, mode, AT_SYMLINK_NOFOLLOW));
+	return at_status(L, &at, fchmodat(at.dirfd, at.name, mode, AT_SYMLINK_NOFOLLOW));
 }
 
 static int sys_fchmod(lua_State *L)
 {
-	return push_status(L, fchmod(check_fd(L, 1), (mode_t)luaL_checkinteger(L, 2)));
+	return push_status(L, fchmod(check_fd(L, 1), (mode_t)need_int(L, 2, 0, 07777)));
 }
 
 static int sys_chown(lua_State *L)
 {
 	unsigned uid = check_id(L, 3), gid = check_id(L, 4);
-	struct at at;
+	struct beneath at;
 	if (get_at(L, 1, &at) != 0)
 		return push_error(L, errno);
-	return at_status(L, &at, fchownat(at.dirfd, at.path, uid, gid, AT_SYMLINK_NOFOLLOW));
+	return at_status(L, &at, fchownat(at.dirfd, at.name, uid, gid,
+					  AT_SYMLINK_NOFOLLOW | empty_flag(&at)));
 }
 
 static int sys_fchown(lua_State *L)
@@ -346,10 +288,15 @@ static int sys_utimens(lua_State *L)
 	struct timespec ts[2];
 	check_time(L, 3, &ts[0]);
 	check_time(L, 4, &ts[1]);
-	struct at at;
+	struct beneath at;
 	if (get_at(L, 1, &at) != 0)
 		return push_error(L, errno);
-	return at_status(L, &at, utimensat(at.dirfd, at.path, ts, AT_SYMLINK_NOFOLLOW));
+	if (!at.name[0]) { /* the fd itself: through its /proc path */
+		char path[32];
+		snprintf(path, sizeof path, "/proc/self/fd/%d", at.dirfd);
+		return at_status(L, &at, utimensat(AT_FDCWD, path, ts, 0));
+	}
+	return at_status(L, &at, utimensat(at.dirfd, at.name, ts, AT_SYMLINK_NOFOLLOW));
 }
 
 static int sys_futimens(lua_State *L)
@@ -361,19 +308,17 @@ static int sys_futimens(lua_State *L)
 	return push_status(L, futimens(fd, ts));
 }
 
-/* There is no truncateat(); truncate(2) on the fd's /proc path checks
+/* There is no truncateat(); truncate(2) on the object's /proc path checks
  * write permission as truncate does, without opening the file for writing
  * (which would block on a FIFO or open a device). */
 static int sys_truncate(lua_State *L)
 {
-	int dirfd = check_fd(L, 1);
-	const char *path = luaL_checkstring(L, 2);
 	off_t size = check_off(L, 3);
-	struct fd_path fp;
-	if (open_fd_path(dirfd, path, &fp) != 0)
+	struct object o;
+	if (open_object(L, 1, &o) != 0)
 		return push_error(L, errno);
-	int rc = truncate(fp.path, size);
-	close_fd_path(&fp);
+	int rc = truncate(o.path, size);
+	close_object(&o);
 	return push_status(L, rc);
 }
 
@@ -384,107 +329,110 @@ static int sys_ftruncate(lua_State *L)
 
 static int sys_access(lua_State *L)
 {
-	int mask = (int)luaL_checkinteger(L, 3);
-	struct at at;
+	int mask = need_int(L, 3, 0, 7);
+	struct beneath at;
 	if (get_at(L, 1, &at) != 0)
 		return push_error(L, errno);
-	return at_status(L, &at, faccessat(at.dirfd, at.path, mask, AT_SYMLINK_NOFOLLOW));
+	return at_status(L, &at, faccessat(at.dirfd, at.name, mask,
+					   AT_SYMLINK_NOFOLLOW | empty_flag(&at)));
 }
 
 /* ---- names ---- */
 
 static int sys_mkdir(lua_State *L)
 {
-	mode_t mode = (mode_t)luaL_optinteger(L, 3, 0777);
-	struct at at;
+	mode_t mode = check_mode(L, 3, 0777);
+	struct beneath at;
 	if (get_at(L, 1, &at) != 0)
 		return push_error(L, errno);
-	return at_status(L, &at, mkdirat(at.dirfd, at.path, mode));
+	return at_status(L, &at, mkdirat(at.dirfd, at.name, mode));
 }
 
 /* mode includes the type bits (S_IFIFO, S_IFCHR, ...). */
 static int sys_mknod(lua_State *L)
 {
-	mode_t mode = (mode_t)luaL_checkinteger(L, 3);
-	dev_t rdev = (dev_t)luaL_optnumber(L, 4, 0);
-	struct at at;
+	mode_t mode = (mode_t)need_int(L, 3, 0, 0xFFFF);
+	dev_t rdev = (dev_t)check_int(L, 4, 0, UINT32_MAX, 0);
+	struct beneath at;
 	if (get_at(L, 1, &at) != 0)
 		return push_error(L, errno);
-	return at_status(L, &at, mknodat(at.dirfd, at.path, mode, rdev));
+	return at_status(L, &at, mknodat(at.dirfd, at.name, mode, rdev));
 }
 
 static int sys_unlink(lua_State *L)
 {
-	struct at at;
+	struct beneath at;
 	if (get_at(L, 1, &at) != 0)
 		return push_error(L, errno);
-	return at_status(L, &at, unlinkat(at.dirfd, at.path, 0));
+	return at_status(L, &at, unlinkat(at.dirfd, at.name, 0));
 }
 
 static int sys_rmdir(lua_State *L)
 {
-	struct at at;
+	struct beneath at;
 	if (get_at(L, 1, &at) != 0)
 		return push_error(L, errno);
-	return at_status(L, &at, unlinkat(at.dirfd, at.path, AT_REMOVEDIR));
+	return at_status(L, &at, unlinkat(at.dirfd, at.name, AT_REMOVEDIR));
 }
 
 /* Resolves the two (dirfd, path) pairs of rename and link. */
-static int get_two_ats(lua_State *L, struct at *from, struct at *to)
+static int get_two_ats(lua_State *L, struct beneath *from, struct beneath *to)
 {
 	check_fd(L, 3);
 	luaL_checkstring(L, 4); /* before anything is opened */
 	if (get_at(L, 1, from) != 0)
 		return -1;
 	if (get_at(L, 3, to) != 0) {
-		at_done(from);
+		beneath_done(from);
 		return -1;
 	}
 	return 0;
 }
 
 /* Ends a call made on two ats. */
-static int two_ats_status(lua_State *L, struct at *from, struct at *to, int rc)
+static int two_ats_status(lua_State *L, struct beneath *from, struct beneath *to, int rc)
 {
 	int err = errno;
-	at_done(from);
+	beneath_done(from);
 	errno = err;
 	return at_status(L, to, rc);
 }
 
-/* sys.rename(olddirfd, old, newdirfd, new, flags); flags as renameat2:
- * 1 = RENAME_NOREPLACE, 2 = RENAME_EXCHANGE. */
+/* sys.rename(olddirfd, old, newdirfd, new, flags); flags as renameat2
+ * (moonfs.RENAME_NOREPLACE, _EXCHANGE, _WHITEOUT). */
 static int sys_rename(lua_State *L)
 {
-	unsigned flags = (unsigned)luaL_optinteger(L, 5, 0);
-	struct at from, to;
+	unsigned flags = (unsigned)check_int(L, 5, 0, UINT32_MAX, 0);
+	struct beneath from, to;
 	if (get_two_ats(L, &from, &to) != 0)
 		return push_error(L, errno);
 	return two_ats_status(L, &from, &to,
-			      renameat2(from.dirfd, from.path, to.dirfd, to.path, flags));
+			      renameat2(from.dirfd, from.name, to.dirfd, to.name, flags));
 }
 
 static int sys_symlink(lua_State *L)
 {
 	const char *target = luaL_checkstring(L, 1);
-	struct at at;
+	struct beneath at;
 	if (get_at(L, 2, &at) != 0)
 		return push_error(L, errno);
-	return at_status(L, &at, symlinkat(target, at.dirfd, at.path));
+	return at_status(L, &at, symlinkat(target, at.dirfd, at.name));
 }
 
-/* Flags 0: a hard link to a symlink links the symlink, as link(2) does. */
+/* A hard link to a symlink links the symlink, as link(2) does; an empty
+ * source path links the fd itself (an O_TMPFILE file, say). */
 static int sys_link(lua_State *L)
 {
-	struct at from, to;
+	struct beneath from, to;
 	if (get_two_ats(L, &from, &to) != 0)
 		return push_error(L, errno);
-	return two_ats_status(L, &from, &to, linkat(from.dirfd, from.path, to.dirfd, to.path, 0));
+	return two_ats_status(L, &from, &to, linkat(from.dirfd, from.name, to.dirfd, to.name,
+						    empty_flag(&from)));
 }
 
 static int sys_readlink(lua_State *L)
 {
-	struct at at;
+	struct beneath at;
 	if (get_at(L, 1, &at) != 0)
 		return push_error(L, errno);
 	char stack_buf[4096];
@@ -492,7 +440,7 @@ static int sys_readlink(lua_State *L)
 	size_t size = sizeof stack_buf;
 	ssize_t n;
 	/* a target that fills the buffer may have been cut short: grow */
-	while ((n = readlinkat(at.dirfd, at.path, buf, size)) >= 0 && (size_t)n == size) {
+	while ((n = readlinkat(at.dirfd, at.name, buf, size)) >= 0 && (size_t)n == size) {
 		if (buf != stack_buf)
 			free(buf);
 		size *= 2;
@@ -503,7 +451,7 @@ static int sys_readlink(lua_State *L)
 		}
 	}
 	int err = errno;
-	at_done(&at);
+	beneath_done(&at);
 	if (n >= 0)
 		lua_pushlstring(L, buf, (size_t)n);
 	if (buf && buf != stack_buf)
@@ -518,7 +466,7 @@ static int sys_readdir(lua_State *L)
 {
 	int dirfd = check_fd(L, 1);
 	const char *path = luaL_checkstring(L, 2);
-	int fd = open_at(dirfd, path, O_RDONLY | O_DIRECTORY, 0);
+	int fd = beneath_open(dirfd, path[0] ? path : ".", O_RDONLY | O_DIRECTORY, 0);
 	if (fd < 0)
 		return push_error(L, errno);
 	DIR *dir = fdopendir(fd);
@@ -565,10 +513,10 @@ static int sys_readdir(lua_State *L)
 static int sys_pread(lua_State *L)
 {
 	int fd = check_fd(L, 1);
-	lua_Number want = luaL_checknumber(L, 2);
+	uint64_t want;
+	if (values_to_u64(L, 2, 1 << 30, &want) != 0)
+		luaL_argerror(L, 2, "size must be a whole number from 0 to 1 GiB");
 	off_t off = check_off(L, 3);
-	if (want < 0 || want > (lua_Number)(1 << 30))
-		luaL_argerror(L, 2, "size must be 0 to 1 GiB");
 	size_t size = (size_t)want;
 	char *buf = malloc(size ? size : 1);
 	if (!buf)
@@ -605,7 +553,7 @@ static int sys_fsync(lua_State *L)
 
 static int sys_fallocate(lua_State *L)
 {
-	return push_status(L, fallocate(check_fd(L, 1), (int)luaL_checkinteger(L, 2),
+	return push_status(L, fallocate(check_fd(L, 1), need_int(L, 2, 0, INT32_MAX),
 					check_off(L, 3), check_off(L, 4)));
 }
 
@@ -676,27 +624,23 @@ static int push_xattr_bytes(lua_State *L, const char *path, const char *name)
 /* sys.getxattr(dirfd, path, name) -> value (a string of bytes). */
 static int sys_getxattr(lua_State *L)
 {
-	int dirfd = check_fd(L, 1);
-	const char *path = luaL_checkstring(L, 2);
 	const char *name = luaL_checkstring(L, 3);
-	struct fd_path fp;
-	if (open_fd_path(dirfd, path, &fp) != 0)
+	struct object o;
+	if (open_object(L, 1, &o) != 0)
 		return push_error(L, errno);
-	int rc = push_xattr_bytes(L, fp.path, name);
-	close_fd_path(&fp);
+	int rc = push_xattr_bytes(L, o.path, name);
+	close_object(&o);
 	return rc == 0 ? 1 : push_error(L, errno);
 }
 
 /* sys.listxattr(dirfd, path) -> array of names. */
 static int sys_listxattr(lua_State *L)
 {
-	int dirfd = check_fd(L, 1);
-	const char *path = luaL_checkstring(L, 2);
-	struct fd_path fp;
-	if (open_fd_path(dirfd, path, &fp) != 0)
+	struct object o;
+	if (open_object(L, 1, &o) != 0)
 		return push_error(L, errno);
-	int rc = push_xattr_bytes(L, fp.path, NULL);
-	close_fd_path(&fp);
+	int rc = push_xattr_bytes(L, o.path, NULL);
+	close_object(&o);
 	if (rc != 0)
 		return push_error(L, errno);
 	size_t len;
@@ -718,30 +662,26 @@ static int sys_listxattr(lua_State *L)
  * 2 = XATTR_REPLACE. */
 static int sys_setxattr(lua_State *L)
 {
-	int dirfd = check_fd(L, 1);
-	const char *path = luaL_checkstring(L, 2);
 	const char *name = luaL_checkstring(L, 3);
 	size_t len;
 	const char *value = luaL_checklstring(L, 4, &len);
-	int flags = (int)luaL_optinteger(L, 5, 0);
-	struct fd_path fp;
-	if (open_fd_path(dirfd, path, &fp) != 0)
+	int flags = check_int(L, 5, 0, 3, 0);
+	struct object o;
+	if (open_object(L, 1, &o) != 0)
 		return push_error(L, errno);
-	int rc = setxattr(fp.path, name, value, len, flags);
-	close_fd_path(&fp);
+	int rc = setxattr(o.path, name, value, len, flags);
+	close_object(&o);
 	return push_status(L, rc);
 }
 
 static int sys_removexattr(lua_State *L)
 {
-	int dirfd = check_fd(L, 1);
-	const char *path = luaL_checkstring(L, 2);
 	const char *name = luaL_checkstring(L, 3);
-	struct fd_path fp;
-	if (open_fd_path(dirfd, path, &fp) != 0)
+	struct object o;
+	if (open_object(L, 1, &o) != 0)
 		return push_error(L, errno);
-	int rc = removexattr(fp.path, name);
-	close_fd_path(&fp);
+	int rc = removexattr(o.path, name);
+	close_object(&o);
 	return push_status(L, rc);
 }
 

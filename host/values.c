@@ -4,9 +4,12 @@
 #include <errno.h>
 #include <lauxlib.h>
 #include <limits.h>
+#include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/statvfs.h>
 
 static uid_t default_uid;
 static gid_t default_gid;
@@ -71,12 +74,14 @@ static int errno_by_name(lua_State *L, const char *name, size_t len)
 int values_to_errno(lua_State *L, int idx, const char **why)
 {
 	if (lua_type(L, idx) == LUA_TNUMBER) {
-		lua_Integer n = lua_tointeger(L, idx);
-		if (n < 0)
-			n = -n;
-		if (n > 0 && n < 4096)
-			return (int)n;
-		*why = "error number out of range";
+		/* The kernel rejects a reply whose error is outside 1..511 and
+		 * then never answers the caller; only the errnos the C library
+		 * names are real ones. A negative number is taken as -errno. */
+		int64_t n;
+		if (values_to_i64(L, idx, -ERRNO_MAX, ERRNO_MAX, &n) == 0 && n != 0 &&
+		    strerrorname_np((int)(n < 0 ? -n : n)))
+			return (int)(n < 0 ? -n : n);
+		*why = "not an errno number the system knows (1 to 133)";
 		return 0;
 	}
 	if (lua_type(L, idx) == LUA_TSTRING) {
@@ -127,11 +132,49 @@ const char *values_type_name(mode_t mode)
 	return "unknown";
 }
 
+/* Error messages name the field; the message is logged before the next
+ * conversion in the same thread, so one buffer per thread is enough. */
+static __thread char why_buf[200];
+
+/* 2^63 and 2^64 as doubles: the first values a double holds that no
+ * int64_t / uint64_t does. */
+#define TWO_POW_63 9223372036854775808.0
+#define TWO_POW_64 18446744073709551616.0
+
+int values_to_u64(lua_State *L, int idx, uint64_t max, uint64_t *out)
+{
+	if (lua_type(L, idx) != LUA_TNUMBER)
+		return -1;
+	lua_Number n = lua_tonumber(L, idx);
+	/* NaN fails every comparison, so it is caught here too */
+	if (!(n >= 0 && n < TWO_POW_64) || n != floor(n))
+		return -1;
+	uint64_t v = (uint64_t)n;
+	if (v > max)
+		return -1;
+	*out = v;
+	return 0;
+}
+
+int values_to_i64(lua_State *L, int idx, int64_t min, int64_t max, int64_t *out)
+{
+	if (lua_type(L, idx) != LUA_TNUMBER)
+		return -1;
+	lua_Number n = lua_tonumber(L, idx);
+	if (!(n >= -TWO_POW_63 && n < TWO_POW_63) || n != floor(n))
+		return -1;
+	int64_t v = (int64_t)n;
+	if (v < min || v > max)
+		return -1;
+	*out = v;
+	return 0;
+}
+
 long values_to_perm(lua_State *L, int idx)
 {
 	if (lua_type(L, idx) == LUA_TNUMBER) {
-		lua_Integer n = lua_tointeger(L, idx);
-		return (n >= 0 && n <= 07777) ? (long)n : -1;
+		uint64_t n;
+		return values_to_u64(L, idx, 07777, &n) == 0 ? (long)n : -1;
 	}
 	if (lua_type(L, idx) == LUA_TSTRING) {
 		const char *s = lua_tostring(L, idx);
@@ -142,16 +185,27 @@ long values_to_perm(lua_State *L, int idx)
 	return -1;
 }
 
-/* Error messages name the field; one static buffer is enough because the
- * host is single-threaded and the message is logged at once. */
-static char why_buf[160];
+/* Describes the value at idx for a message: its type, or the number. */
+static const char *describe(lua_State *L, int idx, char *buf, size_t size)
+{
+	if (lua_type(L, idx) == LUA_TNUMBER)
+		snprintf(buf, size, "%.17g", (double)lua_tonumber(L, idx));
+	else
+		snprintf(buf, size, "a %s", luaL_typename(L, idx));
+	return buf;
+}
 
 static const char *bad_field(const char *field, const char *expected, lua_State *L, int idx)
 {
+	char value[48];
 	snprintf(why_buf, sizeof why_buf, "field '%s' is %s, expected %s", field,
-		 luaL_typename(L, idx), expected);
+		 describe(L, idx, value, sizeof value), expected);
 	return why_buf;
 }
+
+/* Seconds a time may be away from 1970: far beyond any real date, and
+ * exactly representable in a Lua number. */
+#define TIME_LIMIT 9007199254740991.0 /* 2^53 - 1 */
 
 int values_to_timespec(lua_State *L, int idx, struct timespec *ts, const char **why)
 {
@@ -162,12 +216,13 @@ int values_to_timespec(lua_State *L, int idx, struct timespec *ts, const char **
 		return 0;
 	case LUA_TNUMBER: {
 		lua_Number t = lua_tonumber(L, idx);
-		ts->tv_sec = (time_t)t;
-		ts->tv_nsec = (long)((t - (lua_Number)ts->tv_sec) * 1e9);
-		if (ts->tv_nsec < 0) {
-			ts->tv_sec -= 1;
-			ts->tv_nsec += 1000000000L;
-		}
+		if (!(t >= -TIME_LIMIT && t <= TIME_LIMIT))
+			break; /* NaN, infinities and absurd dates */
+		lua_Number sec = floor(t);
+		ts->tv_sec = (time_t)sec;
+		ts->tv_nsec = (long)((t - sec) * 1e9);
+		if (ts->tv_nsec > 999999999L)
+			ts->tv_nsec = 999999999L;
 		return 0;
 	}
 	case LUA_TSTRING:
@@ -189,52 +244,46 @@ int values_to_timespec(lua_State *L, int idx, struct timespec *ts, const char **
 			lua_pop(L, 1);
 			lua_rawgeti(L, idx, 2);
 		}
-		int ok = lua_type(L, -2) == LUA_TNUMBER &&
-			 (lua_isnil(L, -1) || lua_type(L, -1) == LUA_TNUMBER);
-		ts->tv_sec = (time_t)lua_tointeger(L, -2);
-		ts->tv_nsec = (long)lua_tointeger(L, -1);
+		int64_t sec = 0, nsec = 0;
+		int ok = values_to_i64(L, -2, -(int64_t)TIME_LIMIT, (int64_t)TIME_LIMIT, &sec) == 0 &&
+			 (lua_isnil(L, -1) || values_to_i64(L, -1, 0, 999999999, &nsec) == 0);
 		lua_pop(L, 2);
-		if (ok && ts->tv_nsec >= 0 && ts->tv_nsec < 1000000000L)
+		if (ok) {
+			ts->tv_sec = (time_t)sec;
+			ts->tv_nsec = (long)nsec;
 			return 0;
+		}
 		break;
 	}
 	}
-	*why = "a time must be seconds, {sec, nsec} or \"now\"";
+	*why = "a time must be seconds, {sec, nsec} or \"now\" (seconds within 2^53 of 1970, "
+	       "nanoseconds 0 to 999999999)";
 	return -1;
 }
 
 void values_push_timespec(lua_State *L, const struct timespec *ts)
 {
 	lua_createtable(L, 0, 2);
-	lua_pushinteger(L, ts->tv_sec);
+	lua_pushnumber(L, (lua_Number)ts->tv_sec);
 	lua_setfield(L, -2, "sec");
 	lua_pushinteger(L, ts->tv_nsec);
 	lua_setfield(L, -2, "nsec");
 }
 
-/* Reads an optional non-negative integer field; leaves *out alone when the
- * field is absent. */
-static int get_count(lua_State *L, int idx, const char *field, unsigned long long *out,
-		     const char **why)
+int values_get_u64(lua_State *L, int idx, const char *field, uint64_t max, uint64_t *out,
+		   const char **why)
 {
 	lua_getfield(L, idx, field);
-	int type = lua_type(L, -1);
-	if (type == LUA_TNUMBER) {
-		lua_Number n = lua_tonumber(L, -1);
-		if (n < 0) {
-			snprintf(why_buf, sizeof why_buf, "field '%s' is negative", field);
-			*why = why_buf;
-			lua_pop(L, 1);
-			return -1;
-		}
-		*out = (unsigned long long)n;
-	} else if (type != LUA_TNIL) {
-		*why = bad_field(field, "a number", L, -1);
-		lua_pop(L, 1);
-		return -1;
+	int rc = 0;
+	if (!lua_isnil(L, -1) && values_to_u64(L, -1, max, out) != 0) {
+		char expected[64];
+		snprintf(expected, sizeof expected, "a whole number from 0 to %llu",
+			 (unsigned long long)max);
+		*why = bad_field(field, expected, L, -1);
+		rc = -1;
 	}
 	lua_pop(L, 1);
-	return 0;
+	return rc;
 }
 
 static int get_time(lua_State *L, int idx, const char *field, const char *nsec_field,
@@ -248,40 +297,34 @@ static int get_time(lua_State *L, int idx, const char *field, const char *nsec_f
 	const char *time_why;
 	if (lua_type(L, -1) == LUA_TSTRING ||
 	    values_to_timespec(L, -1, ts, &time_why) != 0) {
-		*why = bad_field(field, "seconds or {sec, nsec}", L, -1);
+		*why = bad_field(field, "seconds or {sec, nsec} (within 2^53 s of 1970)", L, -1);
 		lua_pop(L, 1);
 		return -1;
 	}
 	lua_pop(L, 1);
-	unsigned long long nsec = ULLONG_MAX;
-	if (get_count(L, idx, nsec_field, &nsec, why) != 0)
+	uint64_t nsec = UINT64_MAX;
+	if (values_get_u64(L, idx, nsec_field, 999999999, &nsec, why) != 0)
 		return -1;
-	if (nsec != ULLONG_MAX && nsec < 1000000000ULL)
+	if (nsec != UINT64_MAX)
 		ts->tv_nsec = (long)nsec;
 	return 0;
 }
 
-int values_to_stat(lua_State *L, int idx, struct stat *st, const char **why)
+/* The mode from the fields mode, type and perm. */
+static int get_mode(lua_State *L, int idx, mode_t *out, const char **why)
 {
-	if (lua_type(L, idx) != LUA_TTABLE) {
-		snprintf(why_buf, sizeof why_buf, "returned %s, expected a stat table",
-			 luaL_typename(L, idx));
-		*why = why_buf;
-		return -1;
-	}
-	idx = idx < 0 ? lua_gettop(L) + idx + 1 : idx;
-	memset(st, 0, sizeof *st);
-
-	mode_t mode = 0;
+	uint64_t mode = 0;
 	int has_mode = 0;
 	lua_getfield(L, idx, "mode");
-	if (lua_type(L, -1) == LUA_TNUMBER) {
-		mode = (mode_t)lua_tointeger(L, -1);
+	if (!lua_isnil(L, -1)) {
+		if (values_to_u64(L, -1, 0xFFFF, &mode) != 0 ||
+		    ((mode & S_IFMT) && strcmp(values_type_name((mode_t)mode), "unknown") == 0)) {
+			*why = bad_field("mode", "a mode number (type bits and permissions, at most 0xFFFF)",
+					 L, -1);
+			lua_pop(L, 1);
+			return -1;
+		}
 		has_mode = 1;
-	} else if (!lua_isnil(L, -1)) {
-		*why = bad_field("mode", "a number", L, -1);
-		lua_pop(L, 1);
-		return -1;
 	}
 	lua_pop(L, 1);
 
@@ -296,7 +339,7 @@ int values_to_stat(lua_State *L, int idx, struct stat *st, const char **why)
 			lua_pop(L, 1);
 			return -1;
 		}
-		mode = (mode & ~S_IFMT) | bits;
+		mode = (mode & ~(uint64_t)S_IFMT) | bits;
 	} else if (!lua_isnil(L, -1)) {
 		*why = bad_field("type", "a string such as \"file\"", L, -1);
 		lua_pop(L, 1);
@@ -312,7 +355,8 @@ int values_to_stat(lua_State *L, int idx, struct stat *st, const char **why)
 		if (perm < 0) {
 			*why = lua_type(L, -1) == LUA_TSTRING
 				       ? "field 'perm' is not an octal string such as \"644\""
-				       : bad_field("perm", "a number or an octal string such as \"644\"", L, -1);
+				       : bad_field("perm", "a number from 0 to 07777 or an octal string such as \"644\"",
+						   L, -1);
 			lua_pop(L, 1);
 			return -1;
 		}
@@ -322,21 +366,47 @@ int values_to_stat(lua_State *L, int idx, struct stat *st, const char **why)
 		mode |= S_ISDIR(mode) ? 0755 : S_ISLNK(mode) ? 0777 : 0644;
 	}
 	lua_pop(L, 1);
+	*out = (mode_t)mode;
+	return 0;
+}
+
+int values_to_stat(lua_State *L, int idx, struct stat *st, const char **why)
+{
+	if (lua_type(L, idx) != LUA_TTABLE) {
+		snprintf(why_buf, sizeof why_buf, "returned %s, expected a stat table",
+			 luaL_typename(L, idx));
+		*why = why_buf;
+		return -1;
+	}
+	idx = idx < 0 ? lua_gettop(L) + idx + 1 : idx;
+	memset(st, 0, sizeof *st);
+	mode_t mode;
+	if (get_mode(L, idx, &mode, why) != 0)
+		return -1;
 	st->st_mode = mode;
 
-	unsigned long long size = 0, nlink = S_ISDIR(mode) ? 2 : 1, uid = default_uid,
-			   gid = default_gid, ino = 0, blocks = ULLONG_MAX, rdev = 0;
-	if (get_count(L, idx, "size", &size, why) || get_count(L, idx, "nlink", &nlink, why) ||
-	    get_count(L, idx, "uid", &uid, why) || get_count(L, idx, "gid", &gid, why) ||
-	    get_count(L, idx, "ino", &ino, why) || get_count(L, idx, "blocks", &blocks, why) ||
-	    get_count(L, idx, "rdev", &rdev, why))
+	/* The limits are what the kernel's FUSE attributes can carry: uid and
+	 * gid are 32 bits and (uid_t)-1 means "no change" elsewhere, sizes and
+	 * block counts are signed 64-bit, rdev 32 bits. */
+	uint64_t size = 0, nlink = S_ISDIR(mode) ? 2 : 1, uid = default_uid, gid = default_gid,
+		 ino = 0, dev = 0, blocks = UINT64_MAX, rdev = 0;
+	if (values_get_u64(L, idx, "size", INT64_MAX, &size, why) ||
+	    values_get_u64(L, idx, "nlink", UINT32_MAX, &nlink, why) ||
+	    values_get_u64(L, idx, "uid", UINT32_MAX - 1, &uid, why) ||
+	    values_get_u64(L, idx, "gid", UINT32_MAX - 1, &gid, why) ||
+	    values_get_u64(L, idx, "ino", UINT64_MAX, &ino, why) ||
+	    values_get_u64(L, idx, "dev", UINT64_MAX, &dev, why) ||
+	    values_get_u64(L, idx, "blocks", INT64_MAX, &blocks, why) ||
+	    values_get_u64(L, idx, "rdev", UINT32_MAX, &rdev, why))
 		return -1;
 	st->st_size = (off_t)size;
 	st->st_nlink = (nlink_t)nlink;
 	st->st_uid = (uid_t)uid;
 	st->st_gid = (gid_t)gid;
 	st->st_ino = (ino_t)ino;
-	st->st_blocks = blocks == ULLONG_MAX ? (blkcnt_t)((size + 511) / 512) : (blkcnt_t)blocks;
+	st->st_dev = (dev_t)dev;
+	st->st_blocks = blocks == UINT64_MAX ? (blkcnt_t)(size / 512 + (size % 512 != 0))
+					     : (blkcnt_t)blocks;
 	st->st_rdev = (dev_t)rdev;
 	st->st_blksize = 4096;
 
@@ -363,6 +433,8 @@ void values_push_stat(lua_State *L, const struct stat *st)
 	lua_setfield(L, -2, "uid");
 	lua_pushinteger(L, st->st_gid);
 	lua_setfield(L, -2, "gid");
+	lua_pushnumber(L, (lua_Number)st->st_dev);
+	lua_setfield(L, -2, "dev");
 	lua_pushnumber(L, (lua_Number)st->st_size);
 	lua_setfield(L, -2, "size");
 	lua_pushnumber(L, (lua_Number)st->st_blocks);
@@ -381,4 +453,33 @@ void values_push_stat(lua_State *L, const struct stat *st)
 	lua_setfield(L, -2, "ctime");
 	lua_pushinteger(L, st->st_ctim.tv_nsec);
 	lua_setfield(L, -2, "ctime_nsec");
+}
+
+int values_to_statvfs(lua_State *L, int idx, struct statvfs *sv, const char **why)
+{
+	idx = idx < 0 ? lua_gettop(L) + idx + 1 : idx;
+	/* FUSE carries block and file counts in 64 bits, sizes and the name
+	 * length in 32. */
+	uint64_t bsize = 4096, frsize = 0, blocks = 0, bfree = 0, bavail = UINT64_MAX, files = 0,
+		 ffree = 0, namemax = 255;
+	if (values_get_u64(L, idx, "bsize", UINT32_MAX, &bsize, why) ||
+	    values_get_u64(L, idx, "frsize", UINT32_MAX, &frsize, why) ||
+	    values_get_u64(L, idx, "blocks", UINT64_MAX, &blocks, why) ||
+	    values_get_u64(L, idx, "bfree", UINT64_MAX, &bfree, why) ||
+	    values_get_u64(L, idx, "bavail", UINT64_MAX, &bavail, why) ||
+	    values_get_u64(L, idx, "files", UINT64_MAX, &files, why) ||
+	    values_get_u64(L, idx, "ffree", UINT64_MAX, &ffree, why) ||
+	    values_get_u64(L, idx, "namemax", UINT32_MAX, &namemax, why))
+		return -1;
+	memset(sv, 0, sizeof *sv);
+	sv->f_bsize = bsize;
+	sv->f_frsize = frsize ? frsize : bsize;
+	sv->f_blocks = blocks;
+	sv->f_bfree = bfree;
+	sv->f_bavail = bavail == UINT64_MAX ? bfree : bavail;
+	sv->f_files = files;
+	sv->f_ffree = ffree;
+	sv->f_favail = ffree;
+	sv->f_namemax = namemax;
+	return 0;
 }

@@ -4,6 +4,7 @@
 #define MOONFS_VALUES_H
 
 #include <lua.h>
+#include <stdint.h>
 #include <sys/stat.h>
 #include <time.h>
 
@@ -25,6 +26,12 @@ int values_to_errno(lua_State *L, int idx, const char **why);
  * a message naming the bad field. */
 int values_to_stat(lua_State *L, int idx, struct stat *st, const char **why);
 
+/* Fills *sv from the table a statfs handler returned (fields bsize,
+ * frsize, blocks, bfree, bavail, files, ffree, namemax; all optional).
+ * Returns 0, or -1 with *why naming the bad field. */
+struct statvfs;
+int values_to_statvfs(lua_State *L, int idx, struct statvfs *sv, const char **why);
+
 /* Pushes a stat table in the shape values_to_stat reads back. */
 void values_push_stat(lua_State *L, const struct stat *st);
 
@@ -42,5 +49,17 @@ const char *values_type_name(mode_t mode);
 /* Parses a permission: number, or an octal string such as "755".
  * Returns -1 when it is neither. */
 long values_to_perm(lua_State *L, int idx);
+
+/* Numbers from scripts are checked, never wrapped: the value at idx must
+ * be a whole number within the bounds (NaN, infinities and fractions are
+ * refused). Return 0, or -1 leaving *out alone. */
+int values_to_u64(lua_State *L, int idx, uint64_t max, uint64_t *out);
+int values_to_i64(lua_State *L, int idx, int64_t min, int64_t max, int64_t *out);
+
+/* Reads the optional field `field` of the table at idx with
+ * values_to_u64; leaves *out alone when it is nil. Returns 0, or -1 with
+ * *why naming the field and the value. */
+int values_get_u64(lua_State *L, int idx, const char *field, uint64_t max, uint64_t *out,
+		   const char **why);
 
 #endif

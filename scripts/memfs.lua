@@ -2,7 +2,8 @@
 --
 --   moonfs scripts/memfs.lua MOUNTPOINT -f
 --
--- Everything is gone at unmount. The layout mirrors a classic Unix
+-- Everything is gone at unmount (a reload keeps it: the tree is kept with
+-- moonfs.keep, so SIGHUP picks up new handlers over the same files). The layout mirrors a classic Unix
 -- filesystem, which is what makes hard links and open-but-deleted files work:
 --
 --   * An inode is a Lua table holding everything about one object except its
@@ -33,7 +34,8 @@ local now = moonfs.now   -- {sec=, nsec=}; never modified once stored
 
 ---------------------------------------------------------------- inodes
 
-local next_ino = 1
+-- The tree and the inode counter: kept across reloads.
+local state = moonfs.keep("memfs", function() return { next_ino = 1 } end)
 
 -- A new inode owned by the caller. `parent` decides the group: a directory
 -- with the setgid bit passes on its group (and, to directories, the bit),
@@ -47,19 +49,22 @@ local function new_inode(kind, perm, parent)
   end
   local t = now()
   local node = {
-    ino = next_ino, type = kind, perm = perm, uid = caller.uid, gid = gid,
+    ino = state.next_ino, type = kind, perm = perm, uid = caller.uid, gid = gid,
     nlink = kind == "dir" and 2 or 0, -- attach() adds one per name
     size = kind == "dir" and 4096 or 0, atime = t, mtime = t, ctime = t, xattrs = {},
   }
-  next_ino = next_ino + 1
+  state.next_ino = state.next_ino + 1
   if kind == "dir" then node.entries = {} elseif kind == "file" then node.blocks = {} end
   return node
 end
 
 -- The root has no owner of its own (there is no caller while the script
 -- loads): the host then reports the user who mounted.
-local root = new_inode("dir", tonumber("755", 8))
-root.uid, root.gid = nil, nil
+if not state.root then
+  state.root = new_inode("dir", tonumber("755", 8))
+  state.root.uid, state.root.gid = nil, nil
+end
+local root = state.root
 
 -- The stat table of an inode; passes a lookup's error on unchanged, so
 -- handlers can end with `return stat(lookup(path))`.
@@ -169,14 +174,17 @@ end
 
 -- Truncates or extends. Growing only changes the size (the new bytes read
 -- as zeros); shrinking must also drop the data, or growing again later
--- would bring old bytes back.
+-- would bring old bytes back. Only blocks that exist are visited: a file
+-- grown to 16 TiB and cut back holds no more blocks than it was written.
 local function set_size(node, size)
   if size < node.size then
     local keep = size % BLOCK
     local last = (size - keep) / BLOCK -- the block the new end falls in
+    for i in pairs(node.blocks) do
+      if i > last then node.blocks[i] = nil end
+    end
     local block = node.blocks[last]
     node.blocks[last] = block and keep > 0 and block:sub(1, keep) or nil
-    for i = last + 1, math.floor(node.size / BLOCK) do node.blocks[i] = nil end
   end
   node.size = size
   local t = now()
@@ -417,8 +425,9 @@ local function known_namespace(name)
   return name:match("^user%.") or name:match("^trusted%.") or name:match("^security%.")
 end
 
-function fs.setxattr(path, name, value, flags)
-  local node, err = lookup(path)
+-- The xattr handlers get a handle only for an object removed while open.
+function fs.setxattr(path, name, value, flags, fh)
+  local node, err = target(path, fh)
   if not node then return nil, err end
   if not known_namespace(name) then return nil, "EOPNOTSUPP" end
   local present = node.xattrs[name] ~= nil
@@ -428,16 +437,16 @@ function fs.setxattr(path, name, value, flags)
   node.ctime = now()
 end
 
-function fs.getxattr(path, name)
-  local node, err = lookup(path)
+function fs.getxattr(path, name, fh)
+  local node, err = target(path, fh)
   if not node then return nil, err end
   local value = node.xattrs[name]
   if value == nil then return nil, "ENODATA" end
   return value
 end
 
-function fs.listxattr(path)
-  local node, err = lookup(path)
+function fs.listxattr(path, fh)
+  local node, err = target(path, fh)
   if not node then return nil, err end
   local names = {}
   for name in pairs(node.xattrs) do names[#names + 1] = name end
@@ -445,8 +454,8 @@ function fs.listxattr(path)
   return names
 end
 
-function fs.removexattr(path, name)
-  local node, err = lookup(path)
+function fs.removexattr(path, name, fh)
+  local node, err = target(path, fh)
   if not node then return nil, err end
   if node.xattrs[name] == nil then return nil, "ENODATA" end
   node.xattrs[name] = nil

@@ -1,9 +1,9 @@
 -- sqlitefs: files and directories kept in an SQLite database, so they survive
--- unmounting: one table, a row per path, each handler a query or two. File data
--- goes through read/write handlers (the bytes live in the database, not in an fd).
--- Needs Debian's lua-sql-sqlite3.  Run: moonfs scripts/sqlitefs.lua MNT -o db=FILE -f
+-- unmounting: one table, a row per path, each handler a query or two; file data goes
+-- through read/write handlers. Needs lua-sql-sqlite3. Run: moonfs scripts/sqlitefs.lua MNT -o db=FILE -f
 local moonfs, bit = require("moonfs"), require("bit")
-local db = assert(require("luasql.sqlite3").sqlite3():connect(assert((...).db, "usage: -o db=FILE")))
+local db_file = moonfs.absolute(assert((...).db, "usage: -o db=FILE")) -- one connection, kept across reloads
+local db = moonfs.keep("db", function() return assert(require("luasql.sqlite3").sqlite3():connect(db_file)) end)
 
 local function q(s) return "'" .. db:escape(s) .. "'" end -- a quoted SQL string
 local function sql(fmt, ...) return assert(db:execute(fmt:format(...))) end

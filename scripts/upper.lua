@@ -9,7 +9,8 @@
 local moonfs, bit = require("moonfs"), require("bit")
 local sys = moonfs.sys
 local root = (...).root or error("upper.lua needs -o root=DIR (the directory to show)", 0)
-local rootfd = assert(sys.open_root(root)) -- every path below is relative to it
+-- every path below is relative to it; kept, so a reload does not open it again
+local rootfd = moonfs.keep("rootfd", function() return assert(sys.open_root(root)) end)
 local rel = moonfs.relative -- "/a/b" -> "a/b", "/" -> "."
 
 local function readonly() return nil, "EROFS" end

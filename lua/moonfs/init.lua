@@ -20,6 +20,34 @@ M.version = core and core.version or "dev"
 -- `-o root=/srv,verbose` gives `{root = "/srv", verbose = true}`.
 M.options = core and core.options or {}
 
+--- The directory the host was started in (the host itself works from "/"
+-- once daemonized): resolve relative paths in options against it.
+M.cwd = core and core.cwd or os.getenv("PWD") or "/"
+
+--- An absolute form of `path`: relative paths are taken from `moonfs.cwd`.
+function M.absolute(path)
+  if path:sub(1, 1) == "/" then return path end
+  return (M.cwd == "/" and "" or M.cwd) .. "/" .. path
+end
+
+local kept = {}
+
+--- A value that survives reloads (SIGHUP re-runs the script, and every
+-- local it made starts again): the first call makes it with `make()`,
+-- later calls, in this load or after a reload, return the same value.
+-- Keep here what must not be lost or opened twice: a filesystem's
+-- contents, a root fd, a database connection.
+--
+--     local state = moonfs.keep("memfs", function() return { root = new_dir() } end)
+function M.keep(key, make)
+  local value = kept[key]
+  if value == nil then
+    value = make()
+    kept[key] = value
+  end
+  return value
+end
+
 --- Errno names and numbers, both ways: `errno.ENOENT == 2`,
 -- `errno[2] == "ENOENT"`.
 M.errno = core and core.errno or require("moonfs.errno")

@@ -34,7 +34,8 @@ local OPEN_STRIP = bnot(bor(O.CREAT, O.EXCL))
 --
 -- Every handler in the table returns its value(s) on success and
 -- `nil, "ENAME: message", errno` on failure, as moonfs.sys does.
--- @tparam string root the directory to mirror (a symlink to one is followed)
+-- @tparam string root the directory to mirror (a symlink to one is followed;
+-- a relative path is taken from the directory the host was started in)
 -- @treturn table the handlers, plus `timeout = 86400`.
 -- On failure nothing is returned: it raises `"mirror: root DIR: ENOENT: ..."`
 -- (level 0, no position), because a script cannot serve without its root.
@@ -43,8 +44,13 @@ local function mirror(root)
     error("mirror: no root directory given; use mirror(\"/some/dir\")", 0)
   end
   local sys = moonfs.sys
-  local rootfd, err = sys.open_root(root)
-  if not rootfd then error("mirror: root " .. root .. ": " .. err, 0) end
+  -- Opened once: a reload reuses the fd instead of leaking one.
+  root = moonfs.absolute(root)
+  local rootfd = moonfs.keep("moonfs.mirror " .. root, function()
+    local fd, err = sys.open_root(root)
+    if not fd then error("mirror: root " .. root .. ": " .. err, 0) end
+    return fd
+  end)
 
   -- As root the host creates everything as uid 0; new objects are then
   -- given to the caller, as the kernel would have made them.
@@ -254,20 +260,31 @@ local function mirror(root)
     return sys.statvfs(rootfd)
   end
 
-  function fs.setxattr(path, name, value, flags)
-    return sys.setxattr(rootfd, relative(path), name, value, flags)
+  -- The host passes a handle only for a file removed while open: its old
+  -- path may name another file by now, so the fd is the way to it.
+  local function object(path, fh)
+    if type(fh) == "number" then return fh, "" end
+    return rootfd, relative(path)
   end
 
-  function fs.getxattr(path, name)
-    return sys.getxattr(rootfd, relative(path), name)
+  function fs.setxattr(path, name, value, flags, fh)
+    local dirfd, rel = object(path, fh)
+    return sys.setxattr(dirfd, rel, name, value, flags)
   end
 
-  function fs.listxattr(path)
-    return sys.listxattr(rootfd, relative(path))
+  function fs.getxattr(path, name, fh)
+    local dirfd, rel = object(path, fh)
+    return sys.getxattr(dirfd, rel, name)
   end
 
-  function fs.removexattr(path, name)
-    return sys.removexattr(rootfd, relative(path), name)
+  function fs.listxattr(path, fh)
+    local dirfd, rel = object(path, fh)
+    return sys.listxattr(dirfd, rel)
+  end
+
+  function fs.removexattr(path, name, fh)
+    local dirfd, rel = object(path, fh)
+    return sys.removexattr(dirfd, rel, name)
   end
 
   return fs

@@ -170,6 +170,7 @@ function M.readlink(path)
 end
 function M.chmod(path, mode) return check(C.chmod(path, mode)) end
 function M.lchown(path, uid, gid) return check(C.lchown(path, uid, gid)) end
+function M.fchmod(fd, mode) return check(C.fchmod(fd, mode)) end
 function M.truncate(path, size) return check(C.truncate(path, size)) end
 function M.ftruncate(fd, size) return check(C.ftruncate(fd, size)) end
 function M.fsync(fd) return check(C.fsync(fd)) end
