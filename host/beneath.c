@@ -6,6 +6,7 @@
 #include <limits.h>
 #include <linux/openat2.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -24,21 +25,79 @@
 	 O_SYNC | FASYNC | O_DIRECT | O_LARGEFILE | O_DIRECTORY | O_NOFOLLOW | O_NOATIME |     \
 	 O_CLOEXEC | O_PATH | O_TMPFILE)
 
+/* 1 once openat2 failed with ENOSYS; MOONFS_NO_OPENAT2=1 starts with it
+ * (the specs run the attacks on both paths). */
+static int openat2_missing = -1;
+
+/* Without openat2 (Linux before 5.6, or valgrind, which does not know the
+ * call) the same rules by hand: one component at a time, each opened
+ * O_NOFOLLOW relative to the last. ".." is refused outright (EXDEV); paths
+ * from the kernel never contain it. */
+static int open_by_walking(int dirfd, const char *path, int flags, mode_t mode)
+{
+	char name[NAME_MAX + 1];
+	int fd = dirfd;
+	if (!*path) {
+		errno = ENOENT;
+		return -1;
+	}
+	for (;;) {
+		while (*path == '/')
+			path++;
+		size_t len = strcspn(path, "/");
+		const char *rest = path + len;
+		while (*rest == '/')
+			rest++;
+		int last = *rest == '\0';
+		int next;
+		if (len > NAME_MAX) {
+			errno = ENAMETOOLONG;
+			next = -1;
+		} else if (len == 2 && path[0] == '.' && path[1] == '.') {
+			errno = EXDEV;
+			next = -1;
+		} else {
+			memcpy(name, len ? path : ".", len ? len : 1);
+			name[len ? len : 1] = '\0';
+			next = last ? openat(fd, name, flags | O_NOFOLLOW, mode)
+				    : openat(fd, name, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		}
+		if (fd != dirfd) {
+			int err = errno;
+			close(fd);
+			errno = err;
+		}
+		if (next < 0 || last)
+			return next;
+		fd = next;
+		path = rest;
+	}
+}
+
 /* One open of a path shorter than PATH_MAX: beneath dirfd, or plain for
- * AT_FDCWD. There is no fallback for kernels without openat2 (before
- * 5.6): a plain openat would give up the guarantee silently. */
+ * AT_FDCWD. */
 static int open_once(int dirfd, const char *path, int flags, mode_t mode)
 {
 	if (dirfd == AT_FDCWD)
 		return openat(dirfd, path, flags, mode);
 	int creating = (flags & O_CREAT) || (flags & O_TMPFILE) == O_TMPFILE;
-	struct open_how how = {
-		.flags = (uint64_t)(unsigned)flags,
-		/* openat2 refuses a mode without O_CREAT, or with type bits */
-		.mode = creating ? (mode & 07777) : 0,
-		.resolve = RESOLVE_FLAGS,
-	};
-	return (int)syscall(SYS_openat2, dirfd, path, &how, sizeof how);
+	if (openat2_missing < 0) {
+		const char *forced = getenv("MOONFS_NO_OPENAT2");
+		openat2_missing = forced && strcmp(forced, "1") == 0;
+	}
+	if (!openat2_missing) {
+		struct open_how how = {
+			.flags = (uint64_t)(unsigned)flags,
+			/* openat2 refuses a mode without O_CREAT, or with type bits */
+			.mode = creating ? (mode & 07777) : 0,
+			.resolve = RESOLVE_FLAGS,
+		};
+		int fd = (int)syscall(SYS_openat2, dirfd, path, &how, sizeof how);
+		if (fd >= 0 || errno != ENOSYS)
+			return fd;
+		openat2_missing = 1;
+	}
+	return open_by_walking(dirfd, path, flags, mode);
 }
 
 /* Opens (O_PATH) the directory named by the first `len` bytes of `path`,

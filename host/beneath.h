@@ -11,7 +11,9 @@
  * (RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS) and then
  * acts on the final name relative to that fd, with the *at() call's own
  * no-follow form. A swap is answered with ELOOP (a symlink on the way) or
- * EXDEV (an escape), never with an action elsewhere.
+ * EXDEV (an escape), never with an action elsewhere. Where openat2 is
+ * missing (Linux before 5.6, valgrind) the path is walked one component
+ * at a time with O_NOFOLLOW instead, ".." refused.
  *
  * dirfd AT_FDCWD keeps the plain meaning of a path (the script's own
  * business: /proc, its own files). Paths longer than PATH_MAX are walked

@@ -125,6 +125,7 @@ end
 describe("security: a directory swapped for a symlink behind the mirror's back", function()
   local alice, bob
   local env
+  local walking = false
   setup(function()
     if creds.available() then
       alice = users.create("alice")
@@ -180,7 +181,8 @@ describe("security: a directory swapped for a symlink behind the mirror's back",
     end
 
     env.m = mount.start{ script = "scripts/mirror.lua",
-      options = "root=" .. env.src .. ",allow_other,default_permissions" }
+      options = "root=" .. env.src .. ",allow_other,default_permissions",
+      env = walking and { MOONFS_NO_OPENAT2 = "1" } or nil }
     assert(sys.chmod(env.m.tmp, 493))
     local P = function(rel) return env.m:path(rel) end
     env.P = P
@@ -296,7 +298,12 @@ describe("security: a directory swapped for a symlink behind the mirror's back",
     return show(v)
   end
 
-  describe("(to a root-owned directory outside the root)", function()
+  -- Both ways the host resolves paths: openat2, and the component walk it
+  -- falls back to where openat2 is missing.
+  for _, walk in ipairs({ false, true }) do
+  local how = walk and ", paths walked without openat2" or ""
+  describe("(to a root-owned directory outside the root" .. how .. ")", function()
+    before_each(function() walking = walk end)
     for _, a in ipairs(attacks) do
       it(a[1] .. " fails and leaves OUTSIDE unchanged", function()
         if not need_root() then return end
@@ -357,7 +364,8 @@ describe("security: a directory swapped for a symlink behind the mirror's back",
     end)
   end)
 
-  describe("(to bob's private directory inside the root)", function()
+  describe("(to bob's private directory inside the root" .. how .. ")", function()
+    before_each(function() walking = walk end)
     local bob_attacks = {
       { "read bob's victim", function(P)
         local fd, err, num = sys.open(P("alice/d/victim"), O.RDONLY)
@@ -394,6 +402,7 @@ describe("security: a directory swapped for a symlink behind the mirror's back",
       end)
     end
   end)
+  end
 end)
 
 ---------------------------------------------------------------- 2. device and inode
