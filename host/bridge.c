@@ -1,6 +1,4 @@
 #define _GNU_SOURCE
-#include "bridge.h"
-
 #include <errno.h>
 #include <lauxlib.h>
 #include <libgen.h>
@@ -11,20 +9,15 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "bridge_private.h"
 #include "log.h"
-#include "stats.h"
-#include "trace.h"
 #include "values.h"
 
 #ifndef MOONFS_LUA_DIR
 #define MOONFS_LUA_DIR "/usr/local/share/moonfs/lua"
 #endif
 
-int luaopen_moonfs_core(lua_State *L);
-int luaopen_moonfs_sys(lua_State *L);
-
-static lua_State *L;
-static int traceback_ref = LUA_NOREF;
+lua_State *bridge_L;
 static int handler_ref[OP_COUNT];
 static double script_timeout = -1;
 static int script_checks_permissions;
@@ -32,14 +25,14 @@ static char *script_path;
 static char *start_dir;
 static int options_ref = LUA_NOREF;
 
-lua_State *bridge_state(void)
-{
-	return L;
-}
-
 int bridge_has(enum op op)
 {
 	return handler_ref[op] != LUA_NOREF;
+}
+
+int bridge_handler_ref(enum op op)
+{
+	return handler_ref[op];
 }
 
 double bridge_script_timeout(void)
@@ -50,15 +43,6 @@ double bridge_script_timeout(void)
 int bridge_script_checks_permissions(void)
 {
 	return script_checks_permissions && bridge_has(OP_access);
-}
-
-static int traceback(lua_State *L)
-{
-	const char *msg = lua_tostring(L, 1);
-	if (!msg)
-		msg = lua_pushfstring(L, "(error object is a %s value)", luaL_typename(L, 1));
-	luaL_traceback(L, L, msg, 1);
-	return 1;
 }
 
 /* Absolute directory of this executable, for finding lua/ in the tree. */
@@ -79,6 +63,7 @@ static int exe_dir(char *buf, size_t size)
  * current value (never "./?.lua": no surprises from the working directory). */
 static void set_search_path(const char *field, const char *head)
 {
+	lua_State *L = bridge_L;
 	lua_getglobal(L, "package");
 	lua_getfield(L, -1, field);
 	const char *old = lua_tostring(L, -1);
@@ -139,6 +124,7 @@ static void set_package_path(const char *script)
 
 static void preload(const char *name, lua_CFunction open)
 {
+	lua_State *L = bridge_L;
 	lua_getglobal(L, "package");
 	lua_getfield(L, -1, "preload");
 	lua_pushcfunction(L, open);
@@ -193,6 +179,7 @@ static const char *closest_handler(const char *name)
  * the number of warnings, or -1 when the table cannot be used. */
 static int read_handlers(int new_refs[OP_COUNT], double *timeout, int *checks_permissions)
 {
+	lua_State *L = bridge_L;
 	int warnings = 0, errors = 0;
 	for (int op = 0; op < OP_COUNT; op++)
 		new_refs[op] = LUA_NOREF;
@@ -260,16 +247,14 @@ static int read_handlers(int new_refs[OP_COUNT], double *timeout, int *checks_pe
 /* Loads and runs the script; leaves its handler table on the stack. */
 static int run_script(void)
 {
+	lua_State *L = bridge_L;
 	if (luaL_loadfile(L, script_path) != 0) {
 		log_msg("%s", lua_tostring(L, -1));
 		lua_pop(L, 1);
 		return -1;
 	}
 	lua_rawgeti(L, LUA_REGISTRYINDEX, options_ref);
-	lua_rawgeti(L, LUA_REGISTRYINDEX, traceback_ref);
-	lua_insert(L, -3);
-	int rc = lua_pcall(L, 1, 1, -3);
-	lua_remove(L, -2); /* the traceback function */
+	int rc = gateway_pcall(L, 1, 1);
 	if (rc != 0) {
 		log_msg("%s", lua_tostring(L, -1));
 		lua_pop(L, 1);
@@ -293,14 +278,13 @@ int bridge_open(const char *script, const char *dir, const struct script_options
 {
 	script_path = strdup(script);
 	start_dir = strdup(dir);
-	L = luaL_newstate();
+	lua_State *L = bridge_L = luaL_newstate();
 	if (!L || !script_path || !start_dir) {
 		log_msg("out of memory");
 		return -1;
 	}
 	luaL_openlibs(L);
-	lua_pushcfunction(L, traceback);
-	traceback_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+	gateway_init(L);
 	for (int op = 0; op < OP_COUNT; op++)
 		handler_ref[op] = LUA_NOREF;
 	values_init(L, getuid(), getgid());
@@ -325,7 +309,6 @@ int bridge_open(const char *script, const char *dir, const struct script_options
 	return warnings;
 }
 
-/* The options table, for moonfs.options. */
 void bridge_push_options(lua_State *L)
 {
 	lua_rawgeti(L, LUA_REGISTRYINDEX, options_ref);
@@ -333,6 +316,7 @@ void bridge_push_options(lua_State *L)
 
 int bridge_reload(void)
 {
+	lua_State *L = bridge_L;
 	if (run_script() != 0) {
 		log_msg("reload of %s failed; the old handlers keep serving", script_path);
 		return -1;
@@ -356,67 +340,12 @@ int bridge_reload(void)
 
 void bridge_close(void)
 {
-	if (L)
-		lua_close(L);
-	L = NULL;
+	if (bridge_L)
+		lua_close(bridge_L);
+	bridge_L = NULL;
 	free(script_path);
 	script_path = NULL;
 	free(start_dir);
 	start_dir = NULL;
 }
 
-int bridge_push_handler(enum op op)
-{
-	if (handler_ref[op] == LUA_NOREF)
-		return -1;
-	int base = lua_gettop(L);
-	lua_rawgeti(L, LUA_REGISTRYINDEX, traceback_ref);
-	lua_rawgeti(L, LUA_REGISTRYINDEX, handler_ref[op]);
-	return base;
-}
-
-void bridge_pop(int base)
-{
-	lua_settop(L, base);
-}
-
-int bridge_bad_result(enum op op, const char *path, const char *why)
-{
-	log_msg("handler '%s' (%s) %s; replying EIO", op_names[op], path ? path : "", why);
-	return -EIO;
-}
-
-int bridge_call(enum op op, int base, int nargs, const char *path)
-{
-	stats.lua_calls[op]++;
-	uint64_t started = trace_now();
-	int rc = lua_pcall(L, nargs, LUA_MULTRET, base + 1);
-	uint64_t spent = trace_now() - started;
-	if (trace_enabled)
-		trace_lua_time(spent);
-	if (spent > 1000000000ull)
-		log_msg("handler '%s' (%s) ran for %.1f s; the host serves one request at a time, "
-			"so every other request waited", op_names[op], path ? path : "", (double)spent / 1e9);
-	if (rc != 0) {
-		log_msg("handler '%s' (%s) raised an error; replying EIO\n%s", op_names[op],
-			path ? path : "", lua_tostring(L, -1));
-		return -EIO;
-	}
-	int n = lua_gettop(L) - base - 1;
-	while (n > 0 && lua_isnil(L, bridge_result(base, n)))
-		n--;
-	int first = bridge_result(base, 1);
-	if (n >= 2 && (lua_isnil(L, first) || (lua_isboolean(L, first) && !lua_toboolean(L, first)))) {
-		const char *why;
-		int err = values_to_errno(L, first + 1, &why);
-		if (err)
-			return -err;
-		char msg[200];
-		snprintf(msg, sizeof msg, "failed with %.80s, which is not an errno: %s",
-			 lua_tostring(L, first + 1) ? lua_tostring(L, first + 1)
-						    : luaL_typename(L, first + 1),
-			 why);
-		return bridge_bad_result(op, path, msg);
-	}
-	return n;
-}

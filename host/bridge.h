@@ -1,11 +1,17 @@
-/* The one lua_State, the script's handlers, and the single gateway through
- * which every call into Lua passes (protected, with a traceback). */
+/* The C/Lua boundary: the lua_State, the script's handlers, and the one
+ * gateway through which every call into Lua passes (protected, with a
+ * traceback). Arguments go in by a short format, results come out through
+ * typed readers that check them; nothing else in the host calls lua_*
+ * (the Lua modules moonfs.core and moonfs.sys aside). */
 #ifndef MOONFS_BRIDGE_H
 #define MOONFS_BRIDGE_H
 
-#include <lua.h>
+#include <fuse_lowlevel.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <sys/stat.h>
 
-#include "ops.h"
+#include "oplist.h"
 
 /* Script options from -o: parallel arrays of keys and values (value NULL
  * for a bare flag). */
@@ -15,25 +21,21 @@ struct script_options {
 	const char **values;
 };
 
+/* ---- the script ---- */
+
 /* Creates the state, loads the script and reads its handler table.
  * `script` is an absolute path and `start_dir` the directory the host was
  * started in (moonfs.cwd): both stay right after the host leaves it.
- * Problems are printed to stderr; returns the number of warnings (>= 0), or
- * -1 when the script cannot be used. */
+ * Problems are logged; returns the number of warnings (>= 0), or -1 when
+ * the script cannot be used. */
 int bridge_open(const char *script, const char *start_dir, const struct script_options *opts);
-
-/* The directory the host was started in. */
-const char *bridge_start_dir(void);
-
-/* Pushes the script's options table (moonfs.options). */
-void bridge_push_options(lua_State *L);
 void bridge_close(void);
 
 /* Re-runs the script and swaps in its handlers; on failure the old ones
  * stay. Returns 0 or -1 (the error is logged). */
 int bridge_reload(void);
 
-lua_State *bridge_state(void);
+const char *bridge_start_dir(void);
 int bridge_has(enum op op);
 
 /* The script's `timeout` key, or -1 when it has none. */
@@ -43,22 +45,120 @@ double bridge_script_timeout(void);
  * access handler. */
 int bridge_script_checks_permissions(void);
 
-/* Gateway. bridge_push_handler pushes what a call needs and returns the
- * stack base (-1 when the script has no such handler); the caller pushes
- * the arguments and calls bridge_call, which returns the number of results
- * (at bridge_result(base, 1..n); trailing nils dropped, so a handler that
- * returned only nils gives 0) or a negative errno: the one the handler
- * returned with `nil, err`, or -EIO when it raised (traceback logged).
- * bridge_pop(base) drops everything. */
-int bridge_push_handler(enum op op);
-int bridge_call(enum op op, int base, int nargs, const char *path);
-static inline int bridge_result(int base, int i)
-{
-	return base + 1 + i;
-}
-void bridge_pop(int base);
+/* ---- kept values ---- */
 
-/* Logs that `op` on `path` returned something unusable and returns -EIO. */
-int bridge_bad_result(enum op op, const char *path, const char *why);
+/* A Lua value the host holds on to (a handle from open), by registry
+ * reference. */
+typedef int bridge_ref;
+#define BRIDGE_NOREF (-2)
+void bridge_unref(bridge_ref ref);
+
+/* ---- calls ---- */
+
+/* Who made the request being served, for moonfs.caller() and groups(). */
+struct bridge_caller {
+	fuse_req_t req;
+	uid_t uid;
+	gid_t gid;
+	pid_t pid;
+	mode_t umask;
+};
+
+/* One call of a script handler. Its results stay readable until
+ * bridge_done. */
+struct bridge_call {
+	enum op op;
+	const char *path;  /* for messages */
+	const struct bridge_caller *caller;
+	int base;          /* the results are at base + 1 ... */
+	int nresults;
+	int timed;         /* measure the time in Lua (for the trace) */
+	uint64_t lua_ns;
+};
+
+/* Calls the script's handler for `op`. `path` only names the call in
+ * messages. The arguments follow `fmt`, one letter each:
+ *   s  const char *               a string
+ *   l  const char *, size_t       bytes
+ *   i  int                        a whole number
+ *   u  uint64_t                   a size or offset
+ *   b  int                        a boolean
+ *   h  bridge_ref                 a kept value (nil for BRIDGE_NOREF)
+ *   A  int valid, const struct stat *   setattr's table of changes
+ * Returns the number of results (trailing nils dropped), or -errno: the
+ * one the handler returned with `nil, err`; -EIO when it raised or gave an
+ * error that is not an errno (logged); -ENOSYS when the script has no such
+ * handler. Every call, failed or not, ends with bridge_done. */
+int bridge_call(struct bridge_call *c, enum op op, const char *path, const char *fmt, ...);
+int bridge_vcall(struct bridge_call *c, enum op op, const char *path, const char *fmt, va_list ap);
+void bridge_done(struct bridge_call *c);
+
+/* Calls a handler that takes no arguments and returns nothing useful
+ * (init, destroy). */
+void bridge_call_simple(enum op op);
+
+/* The caller of the handler running now, or NULL. */
+const struct bridge_caller *bridge_current_caller(void);
+
+/* ---- results ----
+ * Result i counts from 1. Each reader checks what it reads; on a wrong
+ * value it logs a line naming the handler, the path and the problem, and
+ * returns -EIO. */
+
+enum bridge_kind { BRIDGE_NONE, BRIDGE_TABLE, BRIDGE_STAT, BRIDGE_OTHER };
+
+/* Whether result i is missing (nil), a stat (table or moonfs stat value),
+ * or something else. */
+enum bridge_kind bridge_result_kind(const struct bridge_call *c, int i);
+
+int bridge_result_stat(const struct bridge_call *c, int i, struct stat *st);
+struct statvfs;
+int bridge_result_statvfs(const struct bridge_call *c, int i, struct statvfs *sv);
+
+/* A string; *data stays valid until bridge_done. `need` says what the
+ * handler must return, for the message. */
+int bridge_result_bytes(const struct bridge_call *c, int i, const char **data, size_t *len,
+			const char *need);
+
+/* A whole number from 0 to max. */
+int bridge_result_count(const struct bridge_call *c, int i, uint64_t max, uint64_t *out,
+			const char *need);
+
+/* A reference to result i (BRIDGE_NOREF for nil). */
+bridge_ref bridge_result_keep(const struct bridge_call *c, int i);
+
+/* What open, create and opendir returned: a handle, or an fd handed over
+ * with moonfs.fd(fd), with options, and (create) the new file's stat. */
+struct open_result {
+	bridge_ref handle; /* the value as the script's handlers see it */
+	int fd;            /* the fd handed over, or -1 */
+	unsigned direct_io : 1, keep_cache : 1, nonseekable : 1, has_stat : 1;
+	struct stat st;
+};
+int bridge_result_open(const struct bridge_call *c, struct open_result *out);
+
+/* A directory listing in C memory: readdir's names, and the types and
+ * inode numbers where the script gave them. */
+struct listing {
+	uint32_t count;
+	struct listing_entry {
+		uint64_t ino;      /* 0: none given */
+		uint32_t name_at;  /* offset in names */
+		uint16_t name_len;
+		uint16_t type;     /* S_IFMT bits >> 12, 0: unknown */
+	} *entries;
+	char *names;               /* each name NUL-terminated */
+};
+/* Reads readdir's results (names, types, inos); bad entries are skipped
+ * and logged. */
+int bridge_result_listing(const struct bridge_call *c, struct listing *out);
+void bridge_listing_free(struct listing *l);
+
+/* listxattr's names joined with NUL terminators, in memory the caller
+ * frees; bad names are skipped and logged. */
+int bridge_result_names(const struct bridge_call *c, int i, char **list, size_t *len);
+
+/* Logs that the handler of `c` returned something unusable; returns -EIO. */
+int bridge_bad_result(const struct bridge_call *c, const char *why);
 
 #endif

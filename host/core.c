@@ -1,37 +1,41 @@
 /* moonfs.core: the raw primitives the Lua library (lua/moonfs) builds its
  * friendly API on. Private: scripts use require "moonfs". */
 #define _GNU_SOURCE
+#include <fcntl.h>
 #include <lauxlib.h>
 #include <lua.h>
+#include <stdio.h>
+#include <sys/stat.h>
 #include <sys/types.h>
+#include <sys/xattr.h>
 
-#include "bridge.h"
+#include "bridge_private.h"
 #include "log.h"
-#include "ops.h"
+#include "nodes.h"
 #include "stats.h"
 #include "values.h"
-
 
 /* uid, gid, pid, umask of the request being served; nil between requests. */
 static int core_caller(lua_State *L)
 {
-	if (!ops_current_req)
+	const struct bridge_caller *c = bridge_current_caller();
+	if (!c)
 		return 0;
-	const struct fuse_ctx *ctx = fuse_req_ctx(ops_current_req);
-	lua_pushinteger(L, ctx->uid);
-	lua_pushinteger(L, ctx->gid);
-	lua_pushinteger(L, ctx->pid);
-	lua_pushinteger(L, ctx->umask);
+	lua_pushnumber(L, c->uid);
+	lua_pushnumber(L, c->gid);
+	lua_pushinteger(L, c->pid);
+	lua_pushinteger(L, c->umask);
 	return 4;
 }
 
 /* The caller's supplementary groups, read by libfuse from /proc. */
 static int core_groups(lua_State *L)
 {
-	if (!ops_current_req)
+	const struct bridge_caller *c = bridge_current_caller();
+	if (!c || !c->req)
 		return 0;
 	gid_t groups[256];
-	int n = fuse_req_getgroups(ops_current_req, 256, groups);
+	int n = fuse_req_getgroups(c->req, 256, groups);
 	if (n < 0) {
 		lua_pushnil(L);
 		lua_pushstring(L, values_errno_name(-n));
@@ -41,15 +45,38 @@ static int core_groups(lua_State *L)
 		n = 256;
 	lua_createtable(L, n, 0);
 	for (int i = 0; i < n; i++) {
-		lua_pushinteger(L, groups[i]);
+		lua_pushnumber(L, groups[i]);
 		lua_rawseti(L, -2, i + 1);
 	}
 	return 1;
 }
 
+static void push_counts(lua_State *L, const uint64_t *counts, int handlers_only)
+{
+	lua_createtable(L, 0, OP_COUNT);
+	for (int op = 0; op < OP_COUNT; op++) {
+		if (handlers_only && !op_is_handler[op])
+			continue;
+		lua_pushnumber(L, (lua_Number)counts[op]);
+		lua_setfield(L, -2, op_names[op]);
+	}
+}
+
 static int core_stats(lua_State *L)
 {
-	stats_push(L);
+	lua_createtable(L, 0, 6);
+	push_counts(L, stats.requests, 0);
+	lua_setfield(L, -2, "requests");
+	push_counts(L, stats.lua_calls, 1);
+	lua_setfield(L, -2, "lua");
+	lua_pushnumber(L, (lua_Number)stats.backing_ids);
+	lua_setfield(L, -2, "backing_ids");
+	lua_pushnumber(L, (lua_Number)stats.passthrough_opens);
+	lua_setfield(L, -2, "passthrough_opens");
+	lua_pushnumber(L, (lua_Number)stats.fallback_opens);
+	lua_setfield(L, -2, "fallback_opens");
+	lua_pushnumber(L, (lua_Number)nodes_count());
+	lua_setfield(L, -2, "nodes");
 	return 1;
 }
 
@@ -59,6 +86,51 @@ static int core_log(lua_State *L)
 	return 0;
 }
 
+/* fd(n): the marker that hands an fd to the host (see moonfs.fd). */
+static int core_fd(lua_State *L)
+{
+	int64_t fd;
+	if (values_to_i64(L, 1, 0, INT32_MAX, &fd) != 0)
+		luaL_argerror(L, 1, "not a file descriptor");
+	values_push_handed_fd(L, (int)fd);
+	return 1;
+}
+
+struct constant {
+	const char *name;
+	lua_Number value;
+};
+
+static void push_constants(lua_State *L, const struct constant *c)
+{
+	lua_newtable(L);
+	for (; c->name; c++) {
+		lua_pushnumber(L, c->value);
+		lua_setfield(L, -2, c->name);
+	}
+}
+
+/* The system's own numbers (they differ between architectures). */
+static const struct constant open_flags[] = {
+	{ "RDONLY", O_RDONLY }, { "WRONLY", O_WRONLY }, { "RDWR", O_RDWR },
+	{ "ACCMODE", O_ACCMODE }, { "CREAT", O_CREAT }, { "EXCL", O_EXCL },
+	{ "NOCTTY", O_NOCTTY }, { "TRUNC", O_TRUNC }, { "APPEND", O_APPEND },
+	{ "NONBLOCK", O_NONBLOCK }, { "DSYNC", O_DSYNC }, { "DIRECT", O_DIRECT },
+	{ "LARGEFILE", O_LARGEFILE }, { "DIRECTORY", O_DIRECTORY }, { "NOFOLLOW", O_NOFOLLOW },
+	{ "NOATIME", O_NOATIME }, { "CLOEXEC", O_CLOEXEC }, { "SYNC", O_SYNC },
+	{ "PATH", O_PATH }, { "TMPFILE", O_TMPFILE }, { NULL, 0 },
+};
+static const struct constant mode_bits[] = {
+	{ "IFMT", S_IFMT }, { "IFSOCK", S_IFSOCK }, { "IFLNK", S_IFLNK }, { "IFREG", S_IFREG },
+	{ "IFBLK", S_IFBLK }, { "IFDIR", S_IFDIR }, { "IFCHR", S_IFCHR }, { "IFIFO", S_IFIFO },
+	{ "ISUID", S_ISUID }, { "ISGID", S_ISGID }, { "ISVTX", S_ISVTX }, { NULL, 0 },
+};
+static const struct constant other[] = {
+	{ "RENAME_NOREPLACE", RENAME_NOREPLACE }, { "RENAME_EXCHANGE", RENAME_EXCHANGE },
+	{ "RENAME_WHITEOUT", RENAME_WHITEOUT }, { "XATTR_CREATE", XATTR_CREATE },
+	{ "XATTR_REPLACE", XATTR_REPLACE }, { "AT_FDCWD", AT_FDCWD }, { NULL, 0 },
+};
+
 int luaopen_moonfs_core(lua_State *L)
 {
 	static const luaL_Reg functions[] = {
@@ -66,6 +138,7 @@ int luaopen_moonfs_core(lua_State *L)
 		{ "groups", core_groups },
 		{ "stats", core_stats },
 		{ "log", core_log },
+		{ "fd", core_fd },
 		{ NULL, NULL },
 	};
 	lua_newtable(L);
@@ -78,5 +151,11 @@ int luaopen_moonfs_core(lua_State *L)
 	lua_setfield(L, -2, "version");
 	lua_pushstring(L, bridge_start_dir());
 	lua_setfield(L, -2, "cwd");
+	push_constants(L, open_flags);
+	lua_setfield(L, -2, "O");
+	push_constants(L, mode_bits);
+	lua_setfield(L, -2, "S");
+	push_constants(L, other);
+	lua_setfield(L, -2, "constants");
 	return 1;
 }

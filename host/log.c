@@ -25,7 +25,7 @@ void log_open(const char *file)
 void log_daemonized(void)
 {
 	if (!log_file) {
-		openlog("moonfs", LOG_PID, LOG_DAEMON);
+		openlog("moonfs", LOG_PID | LOG_NDELAY, LOG_DAEMON); /* its socket now, not mid-request */
 		use_syslog = 1;
 	}
 }

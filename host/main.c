@@ -2,7 +2,6 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fuse_lowlevel.h>
-#include <lauxlib.h>
 #include <luajit.h>
 #include <signal.h>
 #include <stdio.h>
@@ -13,13 +12,16 @@
 
 #include "bridge.h"
 #include "device.h"
+#include "files.h"
 #include "log.h"
 #include "nodes.h"
 #include "ops.h"
 #include "passthrough.h"
+#include "request.h"
 #include "stats.h"
 #include "trace.h"
 #include "values.h"
+#include "watchdog.h"
 
 static const char usage[] =
 	"usage: moonfs SCRIPT MOUNTPOINT [-o opt,...] [-f] [-d] [-s] [--trace]\n"
@@ -160,6 +162,12 @@ static int take_option(struct command_line *cl, char *item)
 		return parse_number("timeout", value, "seconds", &cl->timeout);
 	else if (strcmp(item, "negative_timeout") == 0)
 		return parse_number("negative_timeout", value, "seconds", &cl->negative_timeout);
+	else if (strcmp(item, "spin") == 0) {
+		double us;
+		if (parse_number("spin", value, "microseconds", &us) != 0)
+			return -1;
+		cl->spin_us = us > 1e6 ? 1000000u : (unsigned)us;
+	}
 	else if (strcmp(item, "trace") == 0) {
 		cl->trace = 1;
 		cl->trace_file = value;
@@ -285,29 +293,25 @@ static int check_script(const struct command_line *cl)
 		bridge_close();
 		return 1;
 	}
-	lua_State *L = bridge_state();
 	int problems = warnings, handlers = 0;
 	for (int op = 0; op < OP_COUNT; op++)
 		handlers += bridge_has(op);
-	int base = bridge_push_handler(OP_getattr);
-	if (base >= 0) {
-		lua_pushliteral(L, "/");
-		int rc = bridge_call(OP_getattr, base, 1, "/");
+	if (bridge_has(OP_getattr)) {
+		struct bridge_call call = { 0 };
+		int rc = bridge_call(&call, OP_getattr, "/", "s", "/");
 		struct stat st;
-		const char *why = "returned nothing";
 		if (rc < 0) {
 			fprintf(stderr, "moonfs: %s: getattr(\"/\") failed with %s\n", cl->script,
 				values_errno_name(-rc));
 			problems++;
-		} else if (rc == 0 || values_to_stat(L, bridge_result(base, 1), &st, &why) != 0) {
-			fprintf(stderr, "moonfs: %s: getattr(\"/\") %s\n", cl->script, why);
-			problems++;
+		} else if (bridge_result_stat(&call, 1, &st) != 0) {
+			problems++; /* logged */
 		} else if (!S_ISDIR(st.st_mode)) {
 			fprintf(stderr, "moonfs: %s: getattr(\"/\") says the root is a %s, not a dir\n",
 				cl->script, values_type_name(st.st_mode));
 			problems++;
 		}
-		bridge_pop(base);
+		bridge_done(&call);
 	}
 	bridge_close();
 	if (problems) {
@@ -315,8 +319,8 @@ static int check_script(const struct command_line *cl)
 			problems == 1 ? "" : "s");
 		return 1;
 	}
-	printf("moonfs: %s: ok, %d handler%s, root is a directory\n", cl->script, handlers,
-	       handlers == 1 ? "" : "s");
+	printf("moonfs: %s: ok, %d handler%s, root is a directory; spin %u us\n", cl->script,
+	       handlers, handlers == 1 ? "" : "s", cl->spin_us);
 	return 0;
 }
 
@@ -381,10 +385,13 @@ static int mount_and_serve(struct command_line *cl, char *argv0)
 		return 1;
 	}
 	nodes_init();
+	watchdog_start();
+	files_claim_fds(1); /* standard streams, log, trace */
 	if (bridge_open(cl->script_path, cl->start_dir, &cl->script_opts) < 0) {
 		bridge_close();
 		return 1;
 	}
+	files_claim_fds(0); /* what the script opened is its own */
 
 	double timeout = cl->timeout >= 0 ? cl->timeout
 			 : bridge_script_timeout() >= 0 ? bridge_script_timeout() : 1.0;
@@ -448,6 +455,8 @@ static int mount_and_serve(struct command_line *cl, char *argv0)
 		goto out_unmount;
 	if (!cl->foreground)
 		log_daemonized();
+	watchdog_start(); /* again in the daemon: threads do not survive fork */
+	files_claim_fds(1); /* the FUSE device, syslog */
 
 	/* An unmount ends the loop with 0, SIGINT/SIGTERM with the signal's
 	 * number (or -EINTR): all clean ends. */
@@ -463,8 +472,9 @@ out_signals:
 	fuse_remove_signal_handlers(se);
 out_destroy:
 	fuse_session_destroy(se);
-	ops_free_unreleased();
+	files_free_unreleased();
 	bridge_close();
 	nodes_destroy();
+	request_free_pool();
 	return rc;
 }

@@ -1,6 +1,7 @@
 #include "nodes.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -141,15 +142,20 @@ static void name_index_grow(void)
 	name_buckets = buckets;
 }
 
-static struct dentry *find_dentry(const struct node *parent, const char *name)
+static struct dentry *find_hashed(const struct node *parent, const char *name, size_t len,
+				  uint64_t hash)
 {
-	size_t len = strlen(name);
-	uint64_t hash = name_hash(parent, name, len);
 	for (struct dentry *d = name_index[hash & (name_buckets - 1)]; d; d = d->hash_next)
 		if (d->hash == hash && d->parent == parent && d->len == len &&
 		    memcmp(d->name, name, len) == 0)
 			return d;
 	return NULL;
+}
+
+static struct dentry *find_dentry(const struct node *parent, const char *name)
+{
+	size_t len = strlen(name);
+	return find_hashed(parent, name, len, name_hash(parent, name, len));
 }
 
 static void sino_insert(struct node *n)
@@ -205,16 +211,15 @@ static int indexed_by_sino(const struct node *n)
 }
 
 static void maybe_free(struct node *n);
+static char *last_path(const struct node *n);
 
 /* Takes a name out of both lists. The node itself is left for the caller
  * to free; the parent is freed here if this was all that kept it. */
 static void unlink_dentry(struct dentry *d, int remember_path)
 {
 	struct node *n = d->node, *parent = d->parent;
-	if (remember_path && n->names == d && !d->next_alias && !n->gone_path) {
-		const char *path = nodes_path(n, NULL, 1, 1);
-		n->gone_path = strdup(path ? path : "");
-	}
+	if (remember_path && n->names == d && !d->next_alias && !n->gone_path)
+		n->gone_path = last_path(n);
 	struct dentry **p = &name_index[d->hash & (name_buckets - 1)];
 	while (*p != d)
 		p = &(*p)->hash_next;
@@ -237,7 +242,7 @@ static void remove_dentry(struct dentry *d)
 
 static void maybe_free(struct node *n)
 {
-	if (n == &root || n->nlookup > 0 || n->children > 0)
+	if (n == &root || n->nlookup > 0 || n->children > 0 || n->holds > 0)
 		return;
 	while (n->names)
 		unlink_dentry(n->names, 0);
@@ -250,17 +255,18 @@ static void maybe_free(struct node *n)
 	live_nodes--;
 }
 
-static void add_dentry(struct node *n, struct node *parent, const char *name)
+static void add_hashed(struct node *n, struct node *parent, const char *name, size_t len,
+		       uint64_t hash)
 {
-	size_t len = strlen(name);
 	struct dentry *d = malloc(sizeof *d + len + 1);
 	if (!d)
 		abort(); /* a name we cannot record would leave paths wrong */
 	d->parent = parent;
 	d->node = n;
 	d->len = len;
-	memcpy(d->name, name, len + 1);
-	d->hash = name_hash(parent, name, len);
+	memcpy(d->name, name, len);
+	d->name[len] = '\0';
+	d->hash = hash;
 	if (name_count >= name_buckets)
 		name_index_grow();
 	struct dentry **bucket = &name_index[d->hash & (name_buckets - 1)];
@@ -275,6 +281,12 @@ static void add_dentry(struct node *n, struct node *parent, const char *name)
 	parent->children++;
 	free(n->gone_path);
 	n->gone_path = NULL;
+}
+
+static void add_dentry(struct node *n, struct node *parent, const char *name)
+{
+	size_t len = strlen(name);
+	add_hashed(n, parent, name, len, name_hash(parent, name, len));
 }
 
 static struct node *new_node(mode_t type, uint64_t script_dev, uint64_t script_ino)
@@ -297,11 +309,13 @@ static struct node *new_node(mode_t type, uint64_t script_dev, uint64_t script_i
 	return n;
 }
 
-struct node *nodes_remember(struct node *parent, const char *name, const struct stat *st)
+struct node *nodes_remember(struct node *parent, const char *name, size_t len,
+			    const struct stat *st)
 {
 	mode_t type = st->st_mode & S_IFMT;
 	uint64_t sino = st->st_ino, sdev = st->st_dev;
-	struct dentry *d = find_dentry(parent, name);
+	uint64_t hash = name_hash(parent, name, len);
+	struct dentry *d = find_hashed(parent, name, len, hash);
 	if (d) {
 		struct node *n = d->node;
 		if (n->type == type &&
@@ -330,7 +344,7 @@ struct node *nodes_remember(struct node *parent, const char *name, const struct 
 		n = new_node(type, sdev, sino);
 	if (!n)
 		return NULL;
-	add_dentry(n, parent, name);
+	add_hashed(n, parent, name, len, hash);
 	n->nlookup++;
 	return n;
 }
@@ -345,6 +359,12 @@ void nodes_add_name(struct node *n, struct node *parent, const char *name)
 		remove_dentry(d);
 	add_dentry(n, parent, name);
 	n->nlookup--;
+}
+
+void nodes_drop(struct node *n)
+{
+	n->holds--;
+	maybe_free(n);
 }
 
 void nodes_forget(struct node *n, uint64_t count)
@@ -420,15 +440,17 @@ void nodes_renamed(struct node *from_parent, const char *from_name, struct node 
 	}
 }
 
-/* Path buffers grow as needed; paths deeper than PATH_MAX exist when a
- * program works below a deep directory with relative names. */
-static char *path_buf[2];
-static size_t path_cap[2];
-
-const char *nodes_path(const struct node *n, const char *name, int slot, int last_known)
+int nodes_named(const struct node *n)
 {
-	size_t name_len = name ? strlen(name) + 1 : 0;
-	size_t len = name_len;
+	while (n != &root && n->names)
+		n = n->names->parent;
+	return n == &root;
+}
+
+int nodes_path_into(const struct node *n, const char *name, size_t name_len, int last_known,
+		    char *buf, size_t cap, size_t *length)
+{
+	size_t len = name ? name_len + 1 : 0;
 	const struct node *top = n;
 	/* First pass: the length, stopping at the root or at a node that
 	 * has lost all its names. */
@@ -438,38 +460,25 @@ const char *nodes_path(const struct node *n, const char *name, int slot, int las
 	}
 	const char *prefix = "";
 	if (top != &root) {
-		if (!last_known || !top->gone_path) {
-			errno = ENOENT;
-			return NULL;
-		}
+		if (!last_known || !top->gone_path)
+			return ENOENT;
 		prefix = top->gone_path; /* stands in for the rest */
 	}
 	size_t prefix_len = strlen(prefix);
 	len += prefix_len;
-	if (len + 2 > path_cap[slot]) {
-		size_t cap = path_cap[slot] ? path_cap[slot] : 4096;
-		while (cap < len + 2)
-			cap *= 2;
-		char *buf = realloc(path_buf[slot], cap);
-		if (!buf) {
-			errno = ENOMEM;
-			return NULL;
-		}
-		path_buf[slot] = buf;
-		path_cap[slot] = cap;
-	}
-	char *buf = path_buf[slot];
+	*length = len ? len : 1;
+	if (*length + 1 > cap)
+		return ERANGE;
 	if (len == 0) {
-		buf[0] = '/';
-		buf[1] = '\0';
-		return buf;
+		memcpy(buf, "/", 2);
+		return 0;
 	}
 	buf[len] = '\0';
 	size_t at = len;
 	if (name) {
-		at -= name_len;
+		at -= name_len + 1;
 		buf[at] = '/';
-		memcpy(buf + at + 1, name, name_len - 1);
+		memcpy(buf + at + 1, name, name_len);
 	}
 	for (const struct node *m = n; m != top; m = m->names->parent) {
 		at -= m->names->len + 1;
@@ -477,5 +486,24 @@ const char *nodes_path(const struct node *n, const char *name, int slot, int las
 		memcpy(buf + at + 1, m->names->name, m->names->len);
 	}
 	memcpy(buf, prefix, prefix_len);
-	return buf;
+	return 0;
+}
+
+/* The last path of a node losing its last name, kept for the requests
+ * that still reach it through a handle. */
+static char *last_path(const struct node *n)
+{
+	char small[256];
+	size_t len;
+	int rc = nodes_path_into(n, NULL, 0, 1, small, sizeof small, &len);
+	if (rc == 0)
+		return strdup(small);
+	if (rc != ERANGE)
+		return strdup("");
+	char *buf = malloc(len + 1);
+	if (buf && nodes_path_into(n, NULL, 0, 1, buf, len + 1, &len) != 0) {
+		free(buf);
+		buf = NULL;
+	}
+	return buf ? buf : strdup("");
 }

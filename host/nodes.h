@@ -29,9 +29,9 @@ struct node {
 	char *gone_path;        /* the last path, once every name is gone */
 	struct node *sino_next; /* chain in the script-ino index */
 	struct node *all_prev, *all_next; /* every live node, for nodes_destroy */
+	uint32_t holds;         /* requests in flight that use the node */
 
-	/* Open files of this node (see passthrough.c). */
-	uint32_t opens;          /* opens of any kind still unreleased */
+	/* Open files of this node (see files.c). */
 	uint32_t passthrough_opens;
 	uint32_t cached_opens;   /* opens served through the page cache */
 	uint32_t backing_id;     /* 0 when none is registered */
@@ -56,19 +56,28 @@ static inline fuse_ino_t nodes_id(const struct node *n)
 	return n == nodes_root() ? FUSE_ROOT_ID : (fuse_ino_t)(uintptr_t)n;
 }
 
-/* The path of `n`, or of its child `name` when name is not NULL, built in
- * one of two buffers (slot 0 or 1) so two paths can be alive at once.
- * Returns NULL with errno ENOMEM, or ENOENT when `n` or a directory above
- * it has lost every name (removed, or its name now belongs to another
- * object): its old path may name someone else's file by now. With
- * `last_known` set such a node gets its last path instead, for requests
- * that reach the object through an open handle and pass the path on only
- * for information. */
-const char *nodes_path(const struct node *n, const char *name, int slot, int last_known);
+/* Writes the path of `n`, or of its child `name` (name_len bytes) when
+ * name is not NULL, into buf (cap bytes) and its length into *length.
+ * Returns 0; ERANGE when buf is too small (*length then says how long the
+ * path is); or ENOENT when `n` or a directory above it has lost every
+ * name (removed, or its name now belongs to another object): its old path
+ * may name someone else's file by now. With `last_known` set such a node
+ * gets its last path instead, for requests that reach the object through
+ * an open handle and pass the path on only for information. */
+int nodes_path_into(const struct node *n, const char *name, size_t name_len, int last_known,
+		    char *buf, size_t cap, size_t *length);
+
+/* A request in flight uses n: it is not freed until dropped. */
+static inline void nodes_hold(struct node *n)
+{
+	n->holds++;
+}
+void nodes_drop(struct node *n);
 
 /* After a successful lookup or create of parent/name with attributes *st:
  * finds or makes the node and counts one kernel reference. NULL on ENOMEM. */
-struct node *nodes_remember(struct node *parent, const char *name, const struct stat *st);
+struct node *nodes_remember(struct node *parent, const char *name, size_t len,
+			    const struct stat *st);
 
 /* A hard link made through the mount: parent/name now also names n. */
 void nodes_add_name(struct node *n, struct node *parent, const char *name);
@@ -82,6 +91,9 @@ void nodes_unlinked(struct node *parent, const char *name);
 /* A successful rename; exchange swaps the two names. */
 void nodes_renamed(struct node *from_parent, const char *from_name, struct node *to_parent,
 		   const char *to_name, int exchange);
+
+/* n and every directory above it still have a name: its path is its own. */
+int nodes_named(const struct node *n);
 
 /* Every name of n is gone (it was unlinked while the kernel still knew it). */
 static inline int nodes_unlinked_node(const struct node *n)

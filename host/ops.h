@@ -1,28 +1,10 @@
-/* The operations the host serves. One list drives the handler names, the
- * request counters and the trace, so they cannot drift apart. */
+/* The FUSE operations: one short function each, in ops_*.c. Arguments
+ * in, one call of the script's handler through the request layer, one
+ * reply. */
 #ifndef MOONFS_OPS_H
 #define MOONFS_OPS_H
 
 #include <fuse_lowlevel.h>
-
-/* X(name, is_script_handler) */
-#define MOONFS_OPS(X) \
-	X(init, 1) X(destroy, 1) X(lookup, 0) X(forget, 0) X(getattr, 1) X(setattr, 1) \
-	X(readlink, 1) X(mknod, 1) X(mkdir, 1) X(unlink, 1) X(rmdir, 1) X(symlink, 1) \
-	X(rename, 1) X(link, 1) X(open, 1) X(create, 1) X(read, 1) X(write, 1) X(flush, 1) \
-	X(release, 1) X(fsync, 1) X(opendir, 1) X(readdir, 1) X(releasedir, 1) \
-	X(fsyncdir, 1) X(statfs, 1) X(setxattr, 1) X(getxattr, 1) X(listxattr, 1) \
-	X(removexattr, 1) X(access, 1) X(fallocate, 1)
-
-enum op {
-#define OP_ENUM(name, handler) OP_##name,
-	MOONFS_OPS(OP_ENUM)
-#undef OP_ENUM
-	OP_COUNT
-};
-
-extern const char *const op_names[OP_COUNT];
-extern const unsigned char op_is_handler[OP_COUNT];
 
 /* The table handed to fuse_session_new. */
 extern const struct fuse_lowlevel_ops moonfs_ops;
@@ -34,12 +16,5 @@ struct ops_config {
 	double negative_timeout;
 };
 extern struct ops_config ops_config;
-
-/* Frees the opens the kernel never released (a RELEASE still queued when
- * the connection ended). Before the Lua state goes. */
-void ops_free_unreleased(void);
-
-/* The request being served, for moonfs.caller(); NULL between requests. */
-extern fuse_req_t ops_current_req;
 
 #endif

@@ -78,100 +78,29 @@ void passthrough_init(struct fuse_conn_info *conn)
 			why);
 }
 
-static void use_direct_io(struct fuse_file_info *fi)
+int passthrough_available(void)
 {
-	fi->direct_io = 1;
-	fi->keep_cache = 0;
+	return available;
 }
 
-void passthrough_open(struct open_file *of, struct fuse_file_info *fi, int script_direct_io)
+uint32_t passthrough_register(int fd)
 {
-	struct node *n = of->node;
-	n->opens++;
-	if (of->fd >= 0 && available && !script_direct_io && n->cached_opens == 0) {
-		if (!n->backing_id) {
-			struct backing_map map = { .fd = of->fd };
-			int id = ioctl(device_fd(), BACKING_OPEN, &map);
-			if (id > 0) {
-				n->backing_id = (uint32_t)id;
-				stats.backing_ids++;
-			} else {
-				char key[64];
-				snprintf(key, sizeof key, "backing:%d", errno);
-				log_once(key,
-					 "passthrough: the kernel refused an fd (%s: %s); the host serves such files itself",
-					 strerrorname_np(errno), strerror(errno));
-			}
-		}
-		if (n->backing_id) {
-			of->passthrough = 1;
-			n->passthrough_opens++;
-			stats.passthrough_opens++;
-			return;
-		}
+	struct backing_map map = { .fd = fd };
+	int id = ioctl(device_fd(), BACKING_OPEN, &map);
+	if (id > 0) {
+		stats.backing_ids++;
+		return (uint32_t)id;
 	}
-	if (of->fd >= 0)
-		stats.fallback_opens++;
-	/* A page-cache open of an inode open in passthrough mode fails with
-	 * ETXTBSY; direct_io coexists with it. */
-	if (script_direct_io || n->passthrough_opens > 0) {
-		use_direct_io(fi);
-		return;
-	}
-	of->cached = 1;
-	n->cached_opens++;
+	char key[64];
+	snprintf(key, sizeof key, "backing:%d", errno);
+	log_once(key, "passthrough: the kernel refused an fd (%s: %s); the host serves such files itself",
+		 strerrorname_np(errno), strerror(errno));
+	return 0;
 }
 
-int passthrough_reply_open(fuse_req_t req, struct open_file *of, struct fuse_file_info *fi)
+void passthrough_unregister(uint32_t id)
 {
-	device_mark_open_reply(of->passthrough ? of->node->backing_id : 0);
-	int rc = fuse_reply_open(req, fi);
-	device_mark_open_reply(0);
-	return rc;
-}
-
-int passthrough_reply_create(fuse_req_t req, const struct fuse_entry_param *e,
-			     struct open_file *of, struct fuse_file_info *fi)
-{
-	device_mark_open_reply(of->passthrough ? of->node->backing_id : 0);
-	int rc = fuse_reply_create(req, e, fi);
-	device_mark_open_reply(0);
-	return rc;
-}
-
-void passthrough_release(struct open_file *of)
-{
-	struct node *n = of->node;
-	if (of->passthrough)
-		n->passthrough_opens--;
-	if (of->cached)
-		n->cached_opens--;
-	n->opens--;
-	if (n->backing_id && n->passthrough_opens == 0) {
-		uint32_t id = n->backing_id;
-		if (ioctl(device_fd(), BACKING_CLOSE, &id) != 0)
-			log_msg("passthrough: closing backing id %u failed: %s", id, strerror(errno));
-		n->backing_id = 0;
-		stats.backing_ids--;
-	}
-}
-
-
-void passthrough_read(fuse_req_t req, struct open_file *of, size_t size, off_t off)
-{
-	struct fuse_bufvec buf = FUSE_BUFVEC_INIT(size);
-	buf.buf[0].flags = FUSE_BUF_IS_FD | FUSE_BUF_FD_SEEK;
-	buf.buf[0].fd = of->fd;
-	buf.buf[0].pos = off;
-	fuse_reply_data(req, &buf, FUSE_BUF_SPLICE_MOVE);
-}
-
-void passthrough_write(fuse_req_t req, struct open_file *of, const char *buf, size_t size,
-		       off_t off)
-{
-	ssize_t n = pwrite(of->fd, buf, size, off);
-	if (n < 0)
-		fuse_reply_err(req, errno);
-	else
-		fuse_reply_write(req, (size_t)n);
+	if (ioctl(device_fd(), BACKING_CLOSE, &id) != 0)
+		log_msg("passthrough: closing backing id %u failed: %s", id, strerror(errno));
+	stats.backing_ids--;
 }

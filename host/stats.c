@@ -7,34 +7,6 @@
 
 struct stats stats;
 
-static void push_counts(lua_State *L, const uint64_t *counts, int handlers_only)
-{
-	lua_createtable(L, 0, OP_COUNT);
-	for (int op = 0; op < OP_COUNT; op++) {
-		if (handlers_only && !op_is_handler[op])
-			continue;
-		lua_pushnumber(L, (lua_Number)counts[op]);
-		lua_setfield(L, -2, op_names[op]);
-	}
-}
-
-void stats_push(lua_State *L)
-{
-	lua_createtable(L, 0, 6);
-	push_counts(L, stats.requests, 0);
-	lua_setfield(L, -2, "requests");
-	push_counts(L, stats.lua_calls, 1);
-	lua_setfield(L, -2, "lua");
-	lua_pushnumber(L, (lua_Number)stats.backing_ids);
-	lua_setfield(L, -2, "backing_ids");
-	lua_pushnumber(L, (lua_Number)stats.passthrough_opens);
-	lua_setfield(L, -2, "passthrough_opens");
-	lua_pushnumber(L, (lua_Number)stats.fallback_opens);
-	lua_setfield(L, -2, "fallback_opens");
-	lua_pushnumber(L, (lua_Number)nodes_count());
-	lua_setfield(L, -2, "nodes");
-}
-
 /* A table a class can read: which operations reached the host, which
  * reached the script, how many opens went passthrough. */
 void stats_log(void)

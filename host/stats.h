@@ -3,10 +3,9 @@
 #ifndef MOONFS_STATS_H
 #define MOONFS_STATS_H
 
-#include <lua.h>
 #include <stdint.h>
 
-#include "ops.h"
+#include "oplist.h"
 
 struct stats {
 	uint64_t requests[OP_COUNT]; /* requests of each kind the host received */
@@ -16,9 +15,6 @@ struct stats {
 	uint64_t backing_ids;         /* backing files registered right now */
 };
 extern struct stats stats;
-
-/* Pushes the counters as a Lua table (see moonfs.stats()). */
-void stats_push(lua_State *L);
 
 /* Writes the counters to the log, one line per kind. */
 void stats_log(void);

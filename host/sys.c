@@ -33,6 +33,7 @@
 
 #include "beneath.h"
 #include "bridge.h"
+#include "stat_value.h"
 #include "values.h"
 
 /* ---- results ---- */
@@ -229,7 +230,7 @@ static int sys_stat(lua_State *L)
 	beneath_done(&at);
 	if (rc != 0)
 		return push_error(L, err);
-	values_push_stat(L, &st);
+	stat_value_push(L, &st);
 	return 1;
 }
 
@@ -238,7 +239,7 @@ static int sys_fstat(lua_State *L)
 	struct stat st;
 	if (fstat(check_fd(L, 1), &st) != 0)
 		return push_error(L, errno);
-	values_push_stat(L, &st);
+	stat_value_push(L, &st);
 	return 1;
 }
 

@@ -12,15 +12,6 @@
 int trace_enabled;
 static FILE *out;
 
-static struct {
-	enum op op;
-	uint64_t started;
-	uint64_t lua_ns;
-	int active;
-	char paths[512];
-	char args[160];
-} cur;
-
 int trace_start(const char *file)
 {
 	if (file && strcmp(file, "-") != 0) {
@@ -40,61 +31,54 @@ uint64_t trace_now(void)
 	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
-void trace_begin(enum op op)
+void trace_begin(struct trace_record *t, enum op op)
 {
-	cur.op = op;
-	cur.started = trace_now();
-	cur.lua_ns = 0;
-	cur.paths[0] = cur.args[0] = '\0';
-	cur.active = 1;
+	t->op = op;
+	t->started = trace_now();
+	t->lua_ns = 0;
+	t->paths[0] = t->args[0] = t->result[0] = '\0';
+	t->active = 1;
 }
 
-void trace_path(const char *path, const char *path2)
+void trace_path(struct trace_record *t, const char *path, const char *path2)
 {
 	if (path2)
-		snprintf(cur.paths, sizeof cur.paths, "%s -> %s", path, path2);
+		snprintf(t->paths, sizeof t->paths, "%s -> %s", path, path2);
 	else
-		snprintf(cur.paths, sizeof cur.paths, "%s", path ? path : "");
+		snprintf(t->paths, sizeof t->paths, "%s", path ? path : "");
 }
 
-void trace_args(const char *fmt, ...)
+void trace_args(struct trace_record *t, const char *fmt, ...)
 {
 	va_list ap;
 	va_start(ap, fmt);
-	vsnprintf(cur.args, sizeof cur.args, fmt, ap);
+	vsnprintf(t->args, sizeof t->args, fmt, ap);
 	va_end(ap);
 }
 
-void trace_lua_time(uint64_t ns)
+void trace_result(struct trace_record *t, const char *fmt, ...)
 {
-	cur.lua_ns += ns;
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(t->result, sizeof t->result, fmt, ap);
+	va_end(ap);
 }
 
-void trace_end(int err, const char *fmt, ...)
+void trace_end(struct trace_record *t, int err)
 {
-	if (!cur.active)
+	if (!t->active)
 		return;
-	cur.active = 0;
-	char result[160] = "";
-	if (err > 0) {
-		snprintf(result, sizeof result, "%s", values_errno_name(err));
-	} else if (fmt) {
-		va_list ap;
-		va_start(ap, fmt);
-		vsnprintf(result, sizeof result, fmt, ap);
-		va_end(ap);
-	} else {
-		snprintf(result, sizeof result, "ok");
-	}
+	t->active = 0;
+	const char *result = err > 0 ? values_errno_name(err) : t->result[0] ? t->result : "ok";
 	struct timespec now;
 	clock_gettime(CLOCK_REALTIME, &now);
 	struct tm tm;
 	localtime_r(&now.tv_sec, &tm);
-	uint64_t total_us = (trace_now() - cur.started) / 1000;
+	uint64_t total_us = (trace_now() - t->started) / 1000;
 	char line[1024];
 	snprintf(line, sizeof line, "%02d:%02d:%02d.%06ld %-11s %s%s%s -> %s  [lua %llu us, total %llu us]",
-		 tm.tm_hour, tm.tm_min, tm.tm_sec, now.tv_nsec / 1000, op_names[cur.op], cur.paths,
-		 cur.args[0] ? " " : "", cur.args, result, (unsigned long long)(cur.lua_ns / 1000),
+		 tm.tm_hour, tm.tm_min, tm.tm_sec, now.tv_nsec / 1000, op_names[t->op], t->paths,
+		 t->args[0] ? " " : "", t->args, result, (unsigned long long)(t->lua_ns / 1000),
 		 (unsigned long long)total_us);
 	if (out)
 		fprintf(out, "%s\n", line);

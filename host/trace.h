@@ -1,24 +1,38 @@
 /* --trace: one line per request with its operation, path(s), arguments,
- * result and the time spent in Lua. Costs one branch per request when off. */
+ * result and the time spent in Lua. Each request carries its own record,
+ * so requests that overlap are traced correctly. Costs one branch per
+ * request when off. */
 #ifndef MOONFS_TRACE_H
 #define MOONFS_TRACE_H
 
 #include <stdint.h>
 
-#include "ops.h"
+#include "oplist.h"
 
 extern int trace_enabled;
+
+struct trace_record {
+	enum op op;
+	int active;
+	uint64_t started;
+	uint64_t lua_ns;
+	char paths[512];
+	char args[160];
+	char result[160];
+};
 
 /* Starts tracing to `file` ("-" or NULL for the log). */
 int trace_start(const char *file);
 uint64_t trace_now(void);
 
-/* Request lifecycle: begin, what it is about, time in Lua, the result. */
-void trace_begin(enum op op);
-void trace_path(const char *path, const char *path2);
-void trace_args(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-void trace_lua_time(uint64_t ns);
-/* err > 0 is an errno; otherwise `fmt` summarises the result. */
-void trace_end(int err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* A request's record: begin, what it is about, the result, end. Only
+ * called when trace_enabled. */
+void trace_begin(struct trace_record *t, enum op op);
+void trace_path(struct trace_record *t, const char *path, const char *path2);
+void trace_args(struct trace_record *t, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* The result line, when it says more than "ok" (kept until trace_end). */
+void trace_result(struct trace_record *t, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Writes the line; err > 0 is an errno. */
+void trace_end(struct trace_record *t, int err);
 
 #endif

@@ -11,6 +11,8 @@
 #include <string.h>
 #include <sys/statvfs.h>
 
+#include "stat_value.h"
+
 static uid_t default_uid;
 static gid_t default_gid;
 static struct timespec default_time;
@@ -372,6 +374,11 @@ static int get_mode(lua_State *L, int idx, mode_t *out, const char **why)
 
 int values_to_stat(lua_State *L, int idx, struct stat *st, const char **why)
 {
+	const struct stat *value = stat_value_get(L, idx);
+	if (value) { /* from moonfs.sys: checked when it was made or changed */
+		*st = *value;
+		return 0;
+	}
 	if (lua_type(L, idx) != LUA_TTABLE) {
 		snprintf(why_buf, sizeof why_buf, "returned %s, expected a stat table",
 			 luaL_typename(L, idx));
@@ -418,41 +425,36 @@ int values_to_stat(lua_State *L, int idx, struct stat *st, const char **why)
 	return 0;
 }
 
-void values_push_stat(lua_State *L, const struct stat *st)
+/* ---- fds handed to the host ---- */
+
+#define FD_METATABLE "moonfs.fd"
+
+static int handed_fd_tostring(lua_State *L)
 {
-	lua_createtable(L, 0, 16);
-	lua_pushstring(L, values_type_name(st->st_mode));
-	lua_setfield(L, -2, "type");
-	lua_pushinteger(L, st->st_mode);
-	lua_setfield(L, -2, "mode");
-	lua_pushnumber(L, (lua_Number)st->st_ino);
-	lua_setfield(L, -2, "ino");
-	lua_pushinteger(L, (lua_Integer)st->st_nlink);
-	lua_setfield(L, -2, "nlink");
-	lua_pushinteger(L, st->st_uid);
-	lua_setfield(L, -2, "uid");
-	lua_pushinteger(L, st->st_gid);
-	lua_setfield(L, -2, "gid");
-	lua_pushnumber(L, (lua_Number)st->st_dev);
-	lua_setfield(L, -2, "dev");
-	lua_pushnumber(L, (lua_Number)st->st_size);
-	lua_setfield(L, -2, "size");
-	lua_pushnumber(L, (lua_Number)st->st_blocks);
-	lua_setfield(L, -2, "blocks");
-	lua_pushnumber(L, (lua_Number)st->st_rdev);
-	lua_setfield(L, -2, "rdev");
-	lua_pushinteger(L, st->st_atim.tv_sec);
-	lua_setfield(L, -2, "atime");
-	lua_pushinteger(L, st->st_atim.tv_nsec);
-	lua_setfield(L, -2, "atime_nsec");
-	lua_pushinteger(L, st->st_mtim.tv_sec);
-	lua_setfield(L, -2, "mtime");
-	lua_pushinteger(L, st->st_mtim.tv_nsec);
-	lua_setfield(L, -2, "mtime_nsec");
-	lua_pushinteger(L, st->st_ctim.tv_sec);
-	lua_setfield(L, -2, "ctime");
-	lua_pushinteger(L, st->st_ctim.tv_nsec);
-	lua_setfield(L, -2, "ctime_nsec");
+	lua_pushfstring(L, "moonfs.fd(%d)", *(int *)lua_touserdata(L, 1));
+	return 1;
+}
+
+void values_push_handed_fd(lua_State *L, int fd)
+{
+	int *box = lua_newuserdata(L, sizeof *box);
+	*box = fd;
+	if (luaL_newmetatable(L, FD_METATABLE)) {
+		lua_pushcfunction(L, handed_fd_tostring);
+		lua_setfield(L, -2, "__tostring");
+	}
+	lua_setmetatable(L, -2);
+}
+
+int values_handed_fd(lua_State *L, int idx)
+{
+	int *box = lua_touserdata(L, idx);
+	if (!box || !lua_getmetatable(L, idx))
+		return -1;
+	luaL_getmetatable(L, FD_METATABLE);
+	int ours = lua_rawequal(L, -1, -2);
+	lua_pop(L, 2);
+	return ours ? *box : -1;
 }
 
 int values_to_statvfs(lua_State *L, int idx, struct statvfs *sv, const char **why)

@@ -22,8 +22,8 @@ const char *values_errno_name(int err);
  * positive errno, or 0 when the value is not one (then *why says why). */
 int values_to_errno(lua_State *L, int idx, const char **why);
 
-/* Fills *st from the stat table at idx. Returns 0, or -1 with *why set to
- * a message naming the bad field. */
+/* Fills *st from the stat table (or moonfs stat value) at idx. Returns 0,
+ * or -1 with *why set to a message naming the bad field. */
 int values_to_stat(lua_State *L, int idx, struct stat *st, const char **why);
 
 /* Fills *sv from the table a statfs handler returned (fields bsize,
@@ -32,8 +32,11 @@ int values_to_stat(lua_State *L, int idx, struct stat *st, const char **why);
 struct statvfs;
 int values_to_statvfs(lua_State *L, int idx, struct statvfs *sv, const char **why);
 
-/* Pushes a stat table in the shape values_to_stat reads back. */
-void values_push_stat(lua_State *L, const struct stat *st);
+/* moonfs.fd(fd): the one way a script hands an fd to the host. Pushes
+ * the marker; values_handed_fd gives the fd of one, or -1 for any other
+ * value. */
+void values_push_handed_fd(lua_State *L, int fd);
+int values_handed_fd(lua_State *L, int idx);
 
 /* A time value: nil (omit), "now", seconds, or {sec, nsec}. Returns 0 or
  * -1 with *why set. nil gives UTIME_OMIT, "now" UTIME_NOW. */

@@ -354,13 +354,17 @@ function fs.open(path, flags)
   return node
 end
 
+-- The handle, and the new file's stat, which spares the host a getattr.
 function fs.create(path, mode, flags)
-  local existing = lookup(path)
-  if existing then
+  local node, err = lookup(path)
+  if node then
     if band(flags, O_EXCL) ~= 0 then return nil, "EEXIST" end
-    return fs.open(path, flags)
+    node, err = fs.open(path, flags)
+  else
+    node, err = make(path, "file", moonfs.perm_of(mode))
   end
-  return make(path, "file", moonfs.perm_of(mode))
+  if not node then return nil, err end
+  return node, stat(node)
 end
 
 function fs.read(path, size, offset, fh)
@@ -388,15 +392,17 @@ function fs.opendir(path)
   return lookup(path)
 end
 
-function fs.readdir(path)
-  local node, err = lookup(path)
+-- Names, with their types and inode numbers as parallel arrays.
+function fs.readdir(path, fh)
+  local node, err = target(path, fh)
   if not node then return nil, err end
   if node.type ~= "dir" then return nil, "ENOTDIR" end
-  local list = {}
+  local names, types, inos = {}, {}, {}
   for name, child in pairs(node.entries) do
-    list[#list + 1] = { name = name, type = child.type, ino = child.ino }
+    local i = #names + 1
+    names[i], types[i], inos[i] = name, child.type, child.ino
   end
-  return list
+  return names, types, inos
 end
 
 -- Usage is counted by walking the tree: simple, and statfs is rare.

@@ -12,8 +12,8 @@ end
 describe("the handler reference", function()
   it("documents exactly the handlers the host implements", function()
     local implemented, documented = {}, {}
-    -- host/ops.h: X(name, 1) marks a script handler
-    for name, is_handler in read("host/ops.h"):gmatch("X%((%w+), ([01])%)") do
+    -- host/oplist.h: X(name, 1) marks a script handler
+    for name, is_handler in read("host/oplist.h"):gmatch("X%((%w+), ([01])%)") do
       if is_handler == "1" then implemented[name] = true end
     end
     local readme = read("README.md")

@@ -52,29 +52,54 @@ end
 -- `errno[2] == "ENOENT"`.
 M.errno = core and core.errno or require("moonfs.errno")
 
---- Open flags (Linux values) for the `flags` argument of open and create.
-M.O = {
+--- Open flags for the `flags` argument of open and create, with the
+-- system's own numbers (they differ between architectures).
+M.O = core and core.O or {
   RDONLY = 0, WRONLY = 1, RDWR = 2, ACCMODE = 3,
   CREAT = 0x40, EXCL = 0x80, NOCTTY = 0x100, TRUNC = 0x200, APPEND = 0x400,
   NONBLOCK = 0x800, DSYNC = 0x1000, DIRECT = 0x4000, LARGEFILE = 0x8000,
   DIRECTORY = 0x10000, NOFOLLOW = 0x20000, NOATIME = 0x40000, CLOEXEC = 0x80000,
   SYNC = 0x101000, PATH = 0x200000, TMPFILE = 0x410000,
-}
+} -- (outside the host: x86-64 and arm64 values, for unit specs)
+
+local constants = core and core.constants or {}
 
 --- Flags of rename.
-M.RENAME_NOREPLACE = 1
-M.RENAME_EXCHANGE = 2
+M.RENAME_NOREPLACE = constants.RENAME_NOREPLACE or 1
+M.RENAME_EXCHANGE = constants.RENAME_EXCHANGE or 2
+M.RENAME_WHITEOUT = constants.RENAME_WHITEOUT or 4
 
 --- Flags of setxattr.
-M.XATTR_CREATE = 1
-M.XATTR_REPLACE = 2
+M.XATTR_CREATE = constants.XATTR_CREATE or 1
+M.XATTR_REPLACE = constants.XATTR_REPLACE or 2
 
 --- Type bits of a mode.
-M.S = {
+M.S = core and core.S or {
   IFMT = 0xF000, IFSOCK = 0xC000, IFLNK = 0xA000, IFREG = 0x8000,
   IFBLK = 0x6000, IFDIR = 0x4000, IFCHR = 0x2000, IFIFO = 0x1000,
   ISUID = 0x800, ISGID = 0x400, ISVTX = 0x200,
 }
+
+--- Hands a file descriptor to the host: `return moonfs.fd(fd)` from open,
+-- create or opendir. The host serves the file's data from it (the kernel
+-- does, with passthrough) and closes it at release; from then on the fd is
+-- the host's, and the script's handlers see it as `fh` (a number). Any
+-- other value open returns, a bare number included, is a handle of the
+-- script's own.
+function M.fd(fd)
+  if not core then error("moonfs.fd is only available inside the moonfs host", 2) end
+  return core.fd(fd)
+end
+
+--- Turns a list of `{name = , type = , ino = }` tables into the shape
+-- readdir returns: names, types, inode numbers (three parallel arrays).
+function M.entries(list)
+  local names, types, inos = {}, {}, {}
+  for i, e in ipairs(list) do
+    names[i], types[i], inos[i] = e.name, e.type or false, e.ino or false
+  end
+  return names, types, inos
+end
 
 local type_of_bits = {
   [0xC000] = "socket", [0xA000] = "symlink", [0x8000] = "file", [0x6000] = "block",

@@ -1,9 +1,10 @@
 --- moonfs.mirror: a read-write mirror of a directory, built on moonfs.sys.
 --
--- Every path is resolved beneath one directory fd of the root, so a name in
--- the mount can never reach outside it. Opens return real fds: the host
--- hands them to the kernel (passthrough) or serves them itself, which is why
--- there are no read/write/flush/release/fsync/fallocate handlers here.
+-- Every path is resolved beneath one directory fd of the root, without
+-- following symlinks, so a name in the mount can never reach outside it
+-- (moonfs.sys). Opens hand real fds to the host (moonfs.fd): it gives them
+-- to the kernel (passthrough) or serves them itself, which is why there
+-- are no read/write/flush/release/fsync/fallocate handlers here.
 --
 -- Scripts customise the mirror by replacing fields of the returned table:
 --
@@ -206,7 +207,9 @@ local function mirror(root)
   -- O_NOFOLLOW: the kernel resolves symlinks itself and opens only what
   -- they lead to, so a symlink here was swapped in behind moonfs's back.
   local function open_existing(path, flags)
-    return sys.open(rootfd, relative(path), bor(band(flags, OPEN_STRIP), O.NOFOLLOW))
+    local fd, e, n = sys.open(rootfd, relative(path), bor(band(flags, OPEN_STRIP), O.NOFOLLOW))
+    if not fd then return nil, e, n end
+    return moonfs.fd(fd)
   end
 
   function fs.open(path, flags)
@@ -224,25 +227,24 @@ local function mirror(root)
       return open_existing(path, flags)
     end
     if not fd then return nil, e, n end
-    local ok
+    local ok, st
     ok, e, n = settle(path, fd, mode)
-    if not ok then
+    if ok then st, e, n = sys.fstat(fd) end
+    if not st then
       sys.close(fd)
       sys.unlink(rootfd, rel)
       return nil, e, n
     end
-    return fd
+    return moonfs.fd(fd), st -- the new file's stat spares a getattr
   end
 
   -- An open directory is an fd of it: fsyncdir needs one (editors and
   -- databases fsync a directory to make a rename durable), and a listing
   -- reads the directory that was opened even if it was renamed since.
   function fs.opendir(path)
-    return sys.open(rootfd, relative(path), bor(O.RDONLY, O.DIRECTORY, O.NOFOLLOW))
-  end
-
-  function fs.releasedir(path, fh)
-    if type(fh) == "number" then return sys.close(fh) end
+    local fd, e, n = sys.open(rootfd, relative(path), bor(O.RDONLY, O.DIRECTORY, O.NOFOLLOW))
+    if not fd then return nil, e, n end
+    return moonfs.fd(fd) -- the host closes it at releasedir
   end
 
   function fs.fsyncdir(path, datasync, fh)

@@ -1,0 +1,30 @@
+/* Shared by the bridge's own files (bridge.c, gateway.c, results.c) and
+ * the Lua modules it opens; the rest of the host includes bridge.h only. */
+#ifndef MOONFS_BRIDGE_PRIVATE_H
+#define MOONFS_BRIDGE_PRIVATE_H
+
+#include <lua.h>
+
+#include "bridge.h"
+
+extern lua_State *bridge_L;
+
+/* The registry reference of the script's handler for op (LUA_NOREF). */
+int bridge_handler_ref(enum op op);
+
+/* The one protected call: the function and its nargs arguments are on top
+ * of L's stack. Runs it with a traceback message handler and leaves
+ * nresults results (LUA_MULTRET: all), or the error message with its
+ * traceback. Returns lua_pcall's status. */
+int gateway_pcall(lua_State *L, int nargs, int nresults);
+
+/* Sets up what the gateway needs in a new state. */
+void gateway_init(lua_State *L);
+
+/* Pushes the options table (moonfs.options) and the host's library
+ * modules (moonfs.core, moonfs.sys). */
+void bridge_push_options(lua_State *L);
+int luaopen_moonfs_core(lua_State *L);
+int luaopen_moonfs_sys(lua_State *L);
+
+#endif

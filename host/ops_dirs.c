@@ -1,0 +1,175 @@
+/* Directories: opendir, readdir, releasedir, fsyncdir. A listing is taken
+ * from the script once per pass (offset 0) and served from C memory, so
+ * telldir, seekdir and huge directories cost nothing more. */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "ops_private.h"
+#include "trace.h"
+
+static void dir_opened(struct request *r, int rc)
+{
+	struct open_result res;
+	int err = ops_errno(rc);
+	if (rc == -ENOSYS && !bridge_has(OP_opendir))
+		err = 0; /* no handler: open directories have no handle */
+	else if (rc == -ENOSYS)
+		err = ops_refuse_enosys(r);
+	else if (rc >= 0)
+		err = ops_take_open(r, &res);
+	if (err) {
+		files_free(r->of);
+		request_reply_err(r, err);
+		return;
+	}
+	struct open_file *of = r->of;
+	files_link(of);
+	r->fi.fh = (uintptr_t)of;
+	if (request_reply_open(r, 0) == -ENOENT)
+		files_free(of);
+}
+
+void ops_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	struct request *r = request_begin(req, OP_opendir);
+	struct node *n = nodes_get(ino);
+	r->fi = *fi;
+	if (request_path(r, n, NULL, 0) != 0)
+		return;
+	if (!(r->of = files_new(n))) {
+		request_reply_err(r, ENOMEM);
+		return;
+	}
+	request_call(r, OP_opendir, dir_opened, "s", r->path.s);
+}
+
+/* A d_ino for names the script gave no number for: stable and non-zero. */
+static ino_t name_ino(const char *name)
+{
+	uint64_t h = 0xcbf29ce484222325ULL;
+	for (; *name; name++)
+		h = (h ^ (unsigned char)*name) * 0x100000001b3ULL;
+	return (ino_t)((h >> 1) | 1);
+}
+
+/* Fills the reply from r->of's listing, from r->offset on. Offsets: 1
+ * after ".", 2 after "..", k + 2 after the k-th entry. */
+static void reply_entries(struct request *r)
+{
+	static char *buf;
+	static size_t cap;
+	if (r->size > cap) {
+		char *grown = realloc(buf, r->size);
+		if (!grown) {
+			request_reply_err(r, ENOMEM);
+			return;
+		}
+		buf = grown;
+		cap = r->size;
+	}
+	struct open_file *of = r->of;
+	const struct listing *l = &of->listing;
+	struct node *n = of->node;
+	size_t used = 0;
+	for (uint64_t i = (uint64_t)r->offset; i < (uint64_t)l->count + 2; i++) {
+		struct stat st = { .st_mode = S_IFDIR };
+		const char *name = i == 0 ? "." : "..";
+		st.st_ino = i == 0 ? n->number : 1;
+		if (i >= 2) {
+			const struct listing_entry *e = &l->entries[i - 2];
+			name = l->names + e->name_at;
+			st.st_mode = (mode_t)e->type << 12;
+			st.st_ino = e->ino ? (ino_t)nodes_report_ino(n->script_dev, e->ino)
+					   : name_ino(name);
+		}
+		size_t need = fuse_add_direntry(r->req, buf + used, r->size - used, name, &st,
+						(off_t)(i + 1));
+		if (need > r->size - used)
+			break;
+		used += need;
+	}
+	if (r->trace.active)
+		trace_result(&r->trace, "%zu of %llu bytes from offset %lld of %u names", used,
+			     (unsigned long long)r->size, (long long)r->offset, l->count);
+	request_reply_buf(r, buf, used);
+}
+
+static void listed(struct request *r, int rc)
+{
+	struct open_file *of = r->of;
+	if (rc >= 0) {
+		bridge_listing_free(&of->listing);
+		of->listed = 0;
+		rc = bridge_result_listing(&r->call, &of->listing);
+	}
+	if (rc < 0) {
+		request_reply_err(r, -rc);
+		return;
+	}
+	of->listed = 1;
+	reply_entries(r);
+}
+
+void ops_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+		 struct fuse_file_info *fi)
+{
+	struct request *r = request_begin(req, OP_readdir);
+	r->of = files_of(fi);
+	r->size = size;
+	r->offset = off;
+	if (!r->of) {
+		request_reply_err(r, EBADF);
+		return;
+	}
+	if (off != 0 && r->of->listed) {
+		if (r->trace.active && request_path(r, nodes_get(ino), NULL, 1) != 0)
+			return;
+		reply_entries(r);
+	} else if (request_path(r, nodes_get(ino), NULL, files_reachable(r->of)) == 0) {
+		request_call(r, OP_readdir, listed, "sh", r->path.s, r->of->handle);
+	}
+}
+
+static void dir_released(struct request *r, int rc)
+{
+	(void)rc; /* the kernel ignores release errors */
+	files_free(r->of);
+	request_reply_err(r, 0);
+}
+
+void ops_releasedir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	struct request *r = request_begin(req, OP_releasedir);
+	struct open_file *of = r->of = files_of(fi);
+	int call = ops_with_handler(r, OP_releasedir, nodes_get(ino));
+	if (call > 0)
+		request_call(r, OP_releasedir, dir_released, "sh", r->path.s,
+			     of ? of->handle : BRIDGE_NOREF);
+	else if (call == 0)
+		dir_released(r, 0);
+	else
+		files_free(of);
+}
+
+static void dir_synced(struct request *r, int rc)
+{
+	request_reply_err(r, ops_errno(rc));
+}
+
+void ops_fsyncdir(fuse_req_t req, fuse_ino_t ino, int datasync, struct fuse_file_info *fi)
+{
+	struct request *r = request_begin(req, OP_fsyncdir);
+	r->of = files_of(fi);
+	int call = ops_with_handler(r, OP_fsyncdir, nodes_get(ino));
+	if (call > 0) {
+		request_call(r, OP_fsyncdir, dir_synced, "sbh", r->path.s, datasync,
+			     r->of ? r->of->handle : BRIDGE_NOREF);
+	} else if (call == 0) {
+		int fd = r->of ? r->of->fd : -1;
+		int err = fd >= 0 && (datasync ? fdatasync(fd) : fsync(fd)) != 0 ? errno : 0;
+		request_reply_err(r, err);
+	}
+}

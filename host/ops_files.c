@@ -1,0 +1,300 @@
+/* Files: open, create, read, write, flush, release, fsync, fallocate. An
+ * fd handed over by open or create is served by the kernel (passthrough)
+ * or by the host in C; only handles reach the script's read and write. */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "ops_private.h"
+#include "trace.h"
+#include "values.h"
+
+/* ---- open and create ---- */
+
+/* Reads what open or create returned into r->of and r->fi. 0 or an errno. */
+static int take_open_result(struct request *r, struct open_result *res)
+{
+	if (ops_take_open(r, res) != 0)
+		return EIO;
+	r->fi.direct_io = res->direct_io;
+	r->fi.keep_cache = res->keep_cache;
+	r->fi.nonseekable = res->nonseekable;
+	return 0;
+}
+
+/* Starts the open r->of and replies; e is the new entry for create. */
+static void reply_open(struct request *r, struct fuse_entry_param *e)
+{
+	struct open_file *of = r->of;
+	uint32_t backing = files_start(of, &r->fi, r->fi.direct_io);
+	r->fi.fh = (uintptr_t)of;
+	if (r->trace.active)
+		trace_result(&r->trace, "%s", of->passthrough ? "fd passthrough"
+					      : of->fd >= 0 ? "fd served by host" : "handle");
+	struct node *n = of->node;
+	int rc = e ? request_reply_create(r, e, backing) : request_reply_open(r, backing);
+	if (rc == -ENOENT) { /* interrupted: the kernel will never release it */
+		files_release(of);
+		if (e)
+			nodes_forget(n, 1);
+		files_free(of);
+	}
+}
+
+static void opened(struct request *r, int rc)
+{
+	struct open_result res;
+	int err = ops_errno(rc);
+	if (rc == -ENOSYS && !bridge_has(OP_open)) {
+		/* No open handler: reads go to read; writes need a write handler. */
+		err = (r->fi.flags & O_ACCMODE) != O_RDONLY && !bridge_has(OP_write) ? EROFS : 0;
+	} else if (rc == -ENOSYS) {
+		err = ops_refuse_enosys(r);
+	} else if (rc >= 0) {
+		err = take_open_result(r, &res);
+	}
+	if (err) {
+		files_free(r->of);
+		request_reply_err(r, err);
+		return;
+	}
+	reply_open(r, NULL);
+}
+
+void ops_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	struct request *r = request_begin(req, OP_open);
+	struct node *n = nodes_get(ino);
+	r->fi = *fi;
+	if (r->trace.active)
+		trace_args(&r->trace, "flags=0%o", fi->flags);
+	if (request_path(r, n, NULL, 0) != 0)
+		return;
+	if (!(r->of = files_new(n))) {
+		request_reply_err(r, ENOMEM);
+		return;
+	}
+	request_call(r, OP_open, opened, "si", r->path.s, fi->flags);
+}
+
+static void created_with_stat(struct request *r, int err, struct stat *st)
+{
+	struct node *n = err ? NULL : nodes_remember(r->node, r->name, r->name_len, st);
+	if (!n) {
+		files_free(r->of);
+		request_reply_err(r, err ? err : ENOMEM);
+		return;
+	}
+	r->of->node = n;
+	struct fuse_entry_param e;
+	ops_fill_entry(&e, n, st);
+	reply_open(r, &e);
+}
+
+static void created(struct request *r, int rc)
+{
+	struct open_result res;
+	int err = rc < 0 ? -rc : take_open_result(r, &res);
+	if (err) { /* ENOSYS without a handler: the kernel goes on with mknod and open */
+		files_free(r->of);
+		request_reply_err(r, err);
+	} else if (res.has_stat) {
+		created_with_stat(r, 0, &res.st);
+	} else {
+		ops_ask_stat(r, r->of->handle, created_with_stat);
+	}
+}
+
+void ops_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode,
+		struct fuse_file_info *fi)
+{
+	struct request *r = request_begin(req, OP_create);
+	r->fi = *fi;
+	if (r->trace.active)
+		trace_args(&r->trace, "mode=%o flags=0%o", mode, fi->flags);
+	if (request_path(r, nodes_get(parent), name, 0) != 0)
+		return;
+	if (!(r->of = files_new(NULL))) {
+		request_reply_err(r, ENOMEM);
+		return;
+	}
+	request_call(r, OP_create, created, "sii", r->path.s, (int)mode, fi->flags);
+}
+
+/* ---- data ---- */
+
+/* The path of a request the host serves without the script, for the
+ * trace only. */
+static void trace_data(struct request *r, struct open_file *of, const char *what, size_t size,
+		       off_t off)
+{
+	if (request_path(r, of->node, NULL, 1) == 0)
+		trace_result(&r->trace, "served by host %s fd %d, %zu bytes at %lld", what, of->fd,
+			     size, (long long)off);
+}
+
+static void data_read(struct request *r, int rc)
+{
+	const char *data;
+	size_t len;
+	if (rc > 0 && bridge_result_bytes(&r->call, 1, &data, &len, "must return a string") != 0)
+		rc = -EIO;
+	else if (rc > 0 && len > r->size)
+		rc = bridge_bad_result(&r->call, "returned more bytes than were asked for "
+						 "(use offset and size)");
+	else if (rc == 0)
+		data = "", len = 0;
+	if (rc < 0) {
+		request_reply_err(r, -rc);
+		return;
+	}
+	if (r->trace.active)
+		trace_result(&r->trace, "%zu bytes", len);
+	request_reply_buf(r, data, len);
+}
+
+void ops_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, struct fuse_file_info *fi)
+{
+	struct request *r = request_begin(req, OP_read);
+	struct open_file *of = files_of(fi);
+	if (of && of->fd >= 0) {
+		if (r->trace.active)
+			trace_data(r, of, "from", size, off);
+		request_reply_from_fd(r, of->fd, size, off, !of->sequential);
+		return;
+	}
+	r->size = size;
+	if (r->trace.active)
+		trace_args(&r->trace, "size=%zu offset=%lld", size, (long long)off);
+	if (request_path(r, nodes_get(ino), NULL, files_reachable(of)) == 0)
+		request_call(r, OP_read, data_read, "suuh", r->path.s, (uint64_t)size, (uint64_t)off,
+			     of ? of->handle : BRIDGE_NOREF);
+}
+
+static void data_written(struct request *r, int rc)
+{
+	uint64_t written = r->size;
+	if (rc > 0 && bridge_result_count(&r->call, 1, r->size, &written,
+					  "must return the number of bytes written (a whole number "
+					  "from 0 to the size given)") != 0)
+		rc = -EIO;
+	if (rc < 0) {
+		request_reply_err(r, -rc);
+		return;
+	}
+	if (r->trace.active)
+		trace_result(&r->trace, "%llu bytes", (unsigned long long)written);
+	request_reply_write(r, (size_t)written);
+}
+
+void ops_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size, off_t off,
+	       struct fuse_file_info *fi)
+{
+	struct request *r = request_begin(req, OP_write);
+	struct open_file *of = files_of(fi);
+	if (of && of->fd >= 0) {
+		if (r->trace.active)
+			trace_data(r, of, "to", size, off);
+		ssize_t n = files_write(of, buf, size, off);
+		if (n < 0)
+			request_reply_err(r, errno);
+		else
+			request_reply_write(r, (size_t)n);
+		return;
+	}
+	r->size = size;
+	if (r->trace.active)
+		trace_args(&r->trace, "size=%zu offset=%lld", size, (long long)off);
+	if (request_path(r, nodes_get(ino), NULL, files_reachable(of)) == 0)
+		request_call(r, OP_write, data_written, "sluh", r->path.s, buf, size, (uint64_t)off,
+			     of ? of->handle : BRIDGE_NOREF);
+}
+
+/* ---- flush, release, fsync, fallocate ---- */
+
+static void flushed(struct request *r, int rc)
+{
+	request_reply_err(r, ops_errno(rc));
+}
+
+void ops_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	struct request *r = request_begin(req, OP_flush);
+	r->of = files_of(fi);
+	int call = ops_with_handler(r, OP_flush, nodes_get(ino));
+	if (call > 0)
+		request_call(r, OP_flush, flushed, "sh", r->path.s, r->of ? r->of->handle : BRIDGE_NOREF);
+	else if (call == 0) /* ENOSYS: the kernel stops sending FLUSH, a round trip per close */
+		request_reply_err(r, bridge_has(OP_flush) ? 0 : ENOSYS);
+}
+
+static void released(struct request *r, int rc)
+{
+	if (rc < 0 && rc != -EIO)
+		log_msg("handler 'release' (%s) failed with %s; the kernel ignores release errors",
+			r->path.s, values_errno_name(-rc));
+	if (r->of) {
+		files_release(r->of);
+		files_free(r->of);
+	}
+	request_reply_err(r, 0);
+}
+
+void ops_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	struct request *r = request_begin(req, OP_release);
+	struct open_file *of = r->of = files_of(fi);
+	int call = ops_with_handler(r, OP_release, nodes_get(ino));
+	if (call > 0) {
+		request_call(r, OP_release, released, "sh", r->path.s, of ? of->handle : BRIDGE_NOREF);
+	} else if (call == 0) {
+		released(r, 0);
+	} else if (of) { /* no memory for the path, and replied: the open still goes */
+		files_release(of);
+		files_free(of);
+	}
+}
+
+static void synced(struct request *r, int rc)
+{
+	request_reply_err(r, ops_errno(rc));
+}
+
+void ops_fsync(fuse_req_t req, fuse_ino_t ino, int datasync, struct fuse_file_info *fi)
+{
+	struct request *r = request_begin(req, OP_fsync);
+	r->of = files_of(fi);
+	int call = ops_with_handler(r, OP_fsync, nodes_get(ino));
+	if (call > 0) {
+		request_call(r, OP_fsync, synced, "sbh", r->path.s, datasync,
+			     r->of ? r->of->handle : BRIDGE_NOREF);
+	} else if (call == 0) {
+		int fd = r->of ? r->of->fd : -1;
+		int err = fd >= 0 && (datasync ? fdatasync(fd) : fsync(fd)) != 0 ? errno : 0;
+		request_reply_err(r, err);
+	}
+}
+
+static void allocated(struct request *r, int rc)
+{
+	request_reply_err(r, ops_errno(rc));
+}
+
+void ops_fallocate(fuse_req_t req, fuse_ino_t ino, int mode, off_t offset, off_t length,
+		   struct fuse_file_info *fi)
+{
+	struct request *r = request_begin(req, OP_fallocate);
+	r->of = files_of(fi);
+	if (!bridge_has(OP_fallocate)) {
+		int fd = r->of ? r->of->fd : -1;
+		int err = fd < 0 ? ENOSYS : fallocate(fd, mode, offset, length) == 0 ? 0 : errno;
+		request_reply_err(r, err);
+		return;
+	}
+	if (request_path(r, nodes_get(ino), NULL, files_reachable(r->of)) == 0)
+		request_call(r, OP_fallocate, allocated, "siuuh", r->path.s, mode, (uint64_t)offset,
+			     (uint64_t)length, r->of ? r->of->handle : BRIDGE_NOREF);
+}

@@ -1,0 +1,274 @@
+#define _GNU_SOURCE
+#include "request.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "device.h"
+#include "stats.h"
+
+#define NAME_MAX_BYTES 255
+
+/* Finished requests, for reuse: most requests cost no allocation. */
+static struct request *pool;
+
+struct request *request_begin(fuse_req_t req, enum op op)
+{
+	struct request *r = pool;
+	if (r)
+		pool = r->next_free;
+	else if (!(r = malloc(sizeof *r)))
+		abort(); /* a request we cannot record could not be answered */
+	r->req = req;
+	r->op = op;
+	r->node = r->node2 = NULL;
+	r->of = NULL;
+	r->path.s = r->path2.s = NULL;
+	r->path.len = r->path2.len = 0;
+	r->name = r->name2 = NULL;
+	r->name_len = r->name2_len = 0;
+	r->size = 0;
+	r->offset = 0;
+	r->flags = 0;
+	r->mode = 0;
+	r->finish = NULL;
+	r->stat_done = NULL;
+	r->call.base = -1; /* no results held */
+	r->call.timed = trace_enabled;
+	const struct fuse_ctx *ctx = fuse_req_ctx(req);
+	r->caller = (struct bridge_caller){ req, ctx->uid, ctx->gid, ctx->pid, ctx->umask };
+	r->call.caller = &r->caller;
+	stats.requests[op]++;
+	if (trace_enabled && op != OP_forget)
+		trace_begin(&r->trace, op);
+	else
+		r->trace.active = 0;
+	return r;
+}
+
+static void free_path(struct request_path *p)
+{
+	if (p->s && p->s != p->small)
+		free(p->s);
+	p->s = NULL;
+}
+
+/* Ends the request after its reply: trace, holds, results, memory. */
+static void end(struct request *r, int err)
+{
+	if (r->trace.active)
+		trace_end(&r->trace, err);
+	if (r->call.base >= 0) {
+		bridge_done(&r->call);
+		r->call.base = -1;
+	}
+	if (r->node)
+		nodes_drop(r->node);
+	if (r->node2)
+		nodes_drop(r->node2);
+	free_path(&r->path);
+	free_path(&r->path2);
+	r->next_free = pool;
+	pool = r;
+}
+
+void request_free_pool(void)
+{
+	while (pool) {
+		struct request *next = pool->next_free;
+		free(pool);
+		pool = next;
+	}
+}
+
+/* ---- paths ---- */
+
+static int build(struct request *r, struct request_path *p, struct node *n, const char *name,
+		 size_t name_len, int through_handle)
+{
+	size_t len;
+	p->s = p->small;
+	int err = nodes_path_into(n, name, name_len, through_handle, p->small, sizeof p->small,
+				  &len);
+	if (err == ERANGE) {
+		p->s = malloc(len + 1);
+		err = p->s ? nodes_path_into(n, name, name_len, through_handle, p->s, len + 1, &len)
+			   : ENOMEM;
+	}
+	if (err) {
+		free_path(p);
+		request_reply_err(r, err);
+		return -1;
+	}
+	p->len = len;
+	return 0;
+}
+
+void request_hold(struct request *r, struct node *n)
+{
+	nodes_hold(n);
+	if (!r->node)
+		r->node = n;
+	else
+		r->node2 = n;
+}
+
+int request_path(struct request *r, struct node *n, const char *name, int through_handle)
+{
+	size_t name_len = name ? strlen(name) : 0;
+	if (name_len > NAME_MAX_BYTES) {
+		request_reply_err(r, ENAMETOOLONG);
+		return -1;
+	}
+	request_hold(r, n);
+	if (build(r, &r->path, n, name, name_len, through_handle) != 0)
+		return -1;
+	if (name) {
+		r->name = r->path.s + r->path.len - name_len;
+		r->name_len = name_len;
+	}
+	if (r->trace.active)
+		trace_path(&r->trace, r->path.s, NULL);
+	return 0;
+}
+
+int request_path2(struct request *r, struct node *n, const char *name)
+{
+	size_t name_len = name ? strlen(name) : 0;
+	if (name_len > NAME_MAX_BYTES) {
+		request_reply_err(r, ENAMETOOLONG);
+		return -1;
+	}
+	request_hold(r, n);
+	if (build(r, &r->path2, n, name, name_len, 0) != 0)
+		return -1;
+	if (name) {
+		r->name2 = r->path2.s + r->path2.len - name_len;
+		r->name2_len = name_len;
+	}
+	if (r->trace.active)
+		trace_path(&r->trace, r->path.s, r->path2.s);
+	return 0;
+}
+
+/* ---- calls ---- */
+
+void request_call(struct request *r, enum op handler, void (*finish)(struct request *r, int rc),
+		  const char *fmt, ...)
+{
+	if (r->call.base >= 0) /* the results of an earlier call are done with */
+		bridge_done(&r->call);
+	r->finish = finish;
+	va_list ap;
+	va_start(ap, fmt);
+	int rc = bridge_vcall(&r->call, handler, r->path.s, fmt, ap);
+	va_end(ap);
+	if (r->trace.active)
+		r->trace.lua_ns += r->call.lua_ns;
+	finish(r, rc);
+}
+
+/* ---- replies ---- */
+
+void request_reply_err(struct request *r, int err)
+{
+	fuse_req_t req = r->req;
+	end(r, err);
+	fuse_reply_err(req, err);
+}
+
+void request_reply_none(struct request *r)
+{
+	fuse_req_t req = r->req;
+	end(r, 0);
+	fuse_reply_none(req);
+}
+
+void request_reply_attr(struct request *r, const struct stat *st, double timeout)
+{
+	fuse_req_t req = r->req;
+	end(r, 0);
+	fuse_reply_attr(req, st, timeout);
+}
+
+int request_reply_entry(struct request *r, const struct fuse_entry_param *e)
+{
+	fuse_req_t req = r->req;
+	end(r, 0);
+	return fuse_reply_entry(req, e);
+}
+
+int request_reply_open(struct request *r, uint32_t backing_id)
+{
+	fuse_req_t req = r->req;
+	struct fuse_file_info fi = r->fi;
+	end(r, 0);
+	device_mark_open_reply(backing_id);
+	int rc = fuse_reply_open(req, &fi);
+	device_mark_open_reply(0);
+	return rc;
+}
+
+int request_reply_create(struct request *r, const struct fuse_entry_param *e, uint32_t backing_id)
+{
+	fuse_req_t req = r->req;
+	struct fuse_file_info fi = r->fi;
+	end(r, 0);
+	device_mark_open_reply(backing_id);
+	int rc = fuse_reply_create(req, e, &fi);
+	device_mark_open_reply(0);
+	return rc;
+}
+
+void request_reply_buf(struct request *r, const char *data, size_t len)
+{
+	fuse_req_t req = r->req;
+	/* data may live among the handler's results: reply before ending */
+	if (r->trace.active)
+		trace_end(&r->trace, 0);
+	fuse_reply_buf(req, data, len);
+	end(r, 0);
+}
+
+void request_reply_readlink(struct request *r, const char *target)
+{
+	fuse_req_t req = r->req;
+	if (r->trace.active)
+		trace_end(&r->trace, 0);
+	fuse_reply_readlink(req, target);
+	end(r, 0);
+}
+
+void request_reply_write(struct request *r, size_t written)
+{
+	fuse_req_t req = r->req;
+	end(r, 0);
+	fuse_reply_write(req, written);
+}
+
+void request_reply_statfs(struct request *r, const struct statvfs *sv)
+{
+	fuse_req_t req = r->req;
+	end(r, 0);
+	fuse_reply_statfs(req, sv);
+}
+
+void request_reply_xattr_size(struct request *r, size_t size)
+{
+	fuse_req_t req = r->req;
+	end(r, 0);
+	fuse_reply_xattr(req, size);
+}
+
+void request_reply_from_fd(struct request *r, int fd, size_t size, off_t off, int seekable)
+{
+	fuse_req_t req = r->req;
+	end(r, 0);
+	struct fuse_bufvec buf = FUSE_BUFVEC_INIT(size);
+	buf.buf[0].flags = FUSE_BUF_IS_FD | (seekable ? FUSE_BUF_FD_SEEK : 0);
+	buf.buf[0].fd = fd;
+	buf.buf[0].pos = off;
+	fuse_reply_data(req, &buf, FUSE_BUF_SPLICE_MOVE);
+}

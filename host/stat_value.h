@@ -1,0 +1,15 @@
+/* A stat as a Lua value: moonfs.sys.stat returns one, scripts read and
+ * change its fields as they would a stat table's (st.size, st.perm = ...),
+ * and the host takes it back without a field-by-field round trip. */
+#ifndef MOONFS_STAT_VALUE_H
+#define MOONFS_STAT_VALUE_H
+
+#include <lua.h>
+#include <sys/stat.h>
+
+void stat_value_push(lua_State *L, const struct stat *st);
+
+/* The stat inside the value at idx, or NULL when it is not one. */
+struct stat *stat_value_get(lua_State *L, int idx);
+
+#endif
