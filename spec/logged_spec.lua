@@ -69,6 +69,7 @@ describe("scripts/logged.lua", function()
   end)
 
   it("passes file data through: no read or write request reaches the host", function()
+    if not mount.need_passthrough() then return end
     local before = m:stats()
     local mark = #m:log_text()
     local fd = assert(sys.open(m:path("data.txt"), sys.O.RDWR))

@@ -4,16 +4,12 @@ local mount = require("support.mount")
 local sys = require("support.sys")
 local ffi = require("ffi")
 
-pcall(ffi.cdef, [[
-typedef struct spec_DIR spec_DIR;
-struct spec_dirent { uint64_t d_ino; int64_t d_off; unsigned short d_reclen; unsigned char d_type; char d_name[256]; };
-spec_DIR *opendir(const char *name);
-struct spec_dirent *readdir(spec_DIR *dir);
+-- support.sys declares spec_DIR, opendir, readdir and closedir
+ffi.cdef [[
 long telldir(spec_DIR *dir);
 void seekdir(spec_DIR *dir, long pos);
 void rewinddir(spec_DIR *dir);
-int closedir(spec_DIR *dir);
-]])
+]]
 local C = ffi.C
 
 local function next_name(dir)

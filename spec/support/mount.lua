@@ -22,6 +22,33 @@ M.repo = repo
 M.binary = os.getenv("MOONFS_BINARY") or (repo .. "/moonfs")
 M.valgrind = os.getenv("MOONFS_VALGRIND") == "1"
 
+--- What this run can do. Specs that need more skip with the reason
+-- (busted counts them as pending): `if not mount.need_root("...") then return end`.
+M.root = unistd.geteuid() == 0
+
+local function kernel_at_least(major, minor)
+  local a, b = (require("posix.sys.utsname").uname().release):match("^(%d+)%.(%d+)")
+  a, b = tonumber(a), tonumber(b)
+  return a > major or (a == major and b >= minor)
+end
+
+--- Passthrough needs CAP_SYS_ADMIN and Linux 6.9+.
+M.passthrough = M.root and kernel_at_least(6, 9)
+M.no_passthrough_reason = not M.root and "passthrough needs root (CAP_SYS_ADMIN)"
+  or "passthrough needs Linux 6.9 or newer"
+
+function M.need_root(what)
+  if M.root then return true end
+  pending("needs root: " .. what)
+  return false
+end
+
+function M.need_passthrough()
+  if M.passthrough then return true end
+  pending(M.no_passthrough_reason)
+  return false
+end
+
 local function sleep(seconds)
   ptime.nanosleep({ tv_sec = math.floor(seconds), tv_nsec = math.floor((seconds % 1) * 1e9) })
 end

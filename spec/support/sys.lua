@@ -1,6 +1,8 @@
--- The system calls specs drive mounts with, through LuaJIT's ffi (x86_64 and
--- aarch64 Linux). Every function returns its result on success and
--- `nil, "ENAME", errno` on failure, so specs can assert on errno names.
+-- The system calls specs drive mounts with. luaposix where it has the call
+-- with the same meaning, LuaJIT's ffi (the C library's functions, never a
+-- raw syscall number) for what it lacks. Every function returns its result
+-- on success and `nil, "ENAME", errno` on failure, so specs can assert on
+-- errno names.
 local ffi = require("ffi")
 local bit = require("bit")
 local errno_names = require("moonfs.errno")
@@ -60,16 +62,29 @@ int dup(int fd);
 void *mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off);
 int munmap(void *addr, size_t len);
 int msync(void *addr, size_t len, int flags);
-long syscall(long number, ...);
+typedef struct spec_DIR spec_DIR;
+struct spec_dirent { uint64_t d_ino; int64_t d_off; uint16_t d_reclen; uint8_t d_type; char d_name[256]; };
+spec_DIR *opendir(const char *name);
+struct spec_dirent *readdir(spec_DIR *dir);
+int closedir(spec_DIR *dir);
 ]]
 
 local C = ffi.C
 local M = {}
 
+-- luaposix has the generic flags; Debian's lacks these three, whose values
+-- differ between architectures.
+local pf = require("posix.fcntl")
+local by_arch = {
+  x64 = { DIRECTORY = 0x10000, NOFOLLOW = 0x20000, DIRECT = 0x4000 },
+  arm64 = { DIRECTORY = 0x4000, NOFOLLOW = 0x8000, DIRECT = 0x10000 },
+}
+local arch = assert(by_arch[ffi.arch], "spec/support/sys.lua knows no O_DIRECTORY for " .. ffi.arch)
 M.O = {
-  RDONLY = 0, WRONLY = 1, RDWR = 2, CREAT = 0x40, EXCL = 0x80, TRUNC = 0x200,
-  APPEND = 0x400, DIRECTORY = 0x10000, NOFOLLOW = 0x20000, CLOEXEC = 0x80000,
-  DIRECT = 0x4000,
+  RDONLY = pf.O_RDONLY, WRONLY = pf.O_WRONLY, RDWR = pf.O_RDWR, CREAT = pf.O_CREAT,
+  EXCL = pf.O_EXCL, TRUNC = pf.O_TRUNC, APPEND = pf.O_APPEND, CLOEXEC = pf.O_CLOEXEC,
+  DIRECTORY = pf.O_DIRECTORY or arch.DIRECTORY, NOFOLLOW = pf.O_NOFOLLOW or arch.NOFOLLOW,
+  DIRECT = pf.O_DIRECT or arch.DIRECT,
 }
 M.AT_FDCWD = -100
 M.RENAME_NOREPLACE, M.RENAME_EXCHANGE = 1, 2
@@ -86,13 +101,22 @@ local function check(rc)
   return true
 end
 
+-- A luaposix call's failure (nil, message, errno) in our shape; success as
+-- `value` (true when the call returns a bare 0).
+local function px(value, _, e)
+  if value == nil then return nil, errno_names[e] or tostring(e), e end
+  if value == 0 then return true end
+  return value
+end
+local unistd, pstat, stdio = require("posix.unistd"), require("posix.sys.stat"), require("posix.stdio")
+
 function M.open(path, flags, mode)
   local fd = C.open(path, bit.bor(flags or 0, M.O.CLOEXEC), ffi.cast("int", mode or 420))
   if fd < 0 then return fail() end
   return fd
 end
 
-function M.close(fd) return check(C.close(fd)) end
+function M.close(fd) return px(unistd.close(fd)) end
 
 function M.pread(fd, size, offset)
   local buf = ffi.new("char[?]", math.max(size, 1))
@@ -107,24 +131,9 @@ function M.pwrite(fd, data, offset)
   return tonumber(n)
 end
 
-function M.read(fd, size)
-  local buf = ffi.new("char[?]", math.max(size, 1))
-  local n = C.read(fd, buf, size)
-  if n < 0 then return fail() end
-  return ffi.string(buf, n)
-end
-
-function M.write(fd, data)
-  local n = C.write(fd, data, #data)
-  if n < 0 then return fail() end
-  return tonumber(n)
-end
-
-function M.lseek(fd, off, whence)
-  local r = C.lseek(fd, off, whence or 0)
-  if r < 0 then return fail() end
-  return tonumber(r)
-end
+function M.read(fd, size) return px(unistd.read(fd, size)) end
+function M.write(fd, data) return px(unistd.write(fd, data)) end
+function M.lseek(fd, off, whence) return px(unistd.lseek(fd, off, whence or 0)) end
 
 local types = {
   [0xC000] = "socket", [0xA000] = "symlink", [0x8000] = "file", [0x6000] = "block",
@@ -151,16 +160,16 @@ function M.stat(path) return do_stat(path, 0) end
 function M.lstat(path) return do_stat(path, 0x100) end -- AT_SYMLINK_NOFOLLOW
 function M.fstat(fd) return do_stat("", 0x1000, fd) end -- AT_EMPTY_PATH
 
-function M.mkdir(path, mode) return check(C.mkdir(path, mode or 493)) end
-function M.rmdir(path) return check(C.rmdir(path)) end
-function M.unlink(path) return check(C.unlink(path)) end
+function M.mkdir(path, mode) return px(pstat.mkdir(path, mode or 493)) end
+function M.rmdir(path) return px(unistd.rmdir(path)) end
+function M.unlink(path) return px(unistd.unlink(path)) end
 function M.rename(from, to, flags)
-  if flags and flags ~= 0 then
+  if flags and flags ~= 0 then -- luaposix has no renameat2
     return check(C.renameat2(M.AT_FDCWD, from, M.AT_FDCWD, to, flags))
   end
-  return check(C.rename(from, to))
+  return px(stdio.rename(from, to))
 end
-function M.link(from, to) return check(C.link(from, to)) end
+function M.link(from, to) return px(unistd.link(from, to)) end
 function M.symlink(target, path) return check(C.symlink(target, path)) end
 function M.readlink(path)
   local buf = ffi.new("char[4097]")
@@ -168,13 +177,13 @@ function M.readlink(path)
   if n < 0 then return fail() end
   return ffi.string(buf, n)
 end
-function M.chmod(path, mode) return check(C.chmod(path, mode)) end
+function M.chmod(path, mode) return px(pstat.chmod(path, mode)) end
 function M.lchown(path, uid, gid) return check(C.lchown(path, uid, gid)) end
 function M.fchmod(fd, mode) return check(C.fchmod(fd, mode)) end
 function M.truncate(path, size) return check(C.truncate(path, size)) end
 function M.ftruncate(fd, size) return check(C.ftruncate(fd, size)) end
-function M.fsync(fd) return check(C.fsync(fd)) end
-function M.fdatasync(fd) return check(C.fdatasync(fd)) end
+function M.fsync(fd) return px(unistd.fsync(fd)) end
+function M.fdatasync(fd) return px(unistd.fdatasync(fd)) end
 function M.fallocate(fd, mode, off, len) return check(C.fallocate(fd, mode, off, len)) end
 function M.mknod(path, mode, dev) return check(C.mknod(path, mode, dev or 0)) end
 function M.access(path, mode) return check(C.access(path, mode)) end
@@ -225,24 +234,22 @@ function M.statvfs(path)
   }
 end
 
---- Names in a directory (without . and ..), sorted, read with getdents64.
+--- Names in a directory (without . and ..), sorted, read with the C
+-- library's readdir.
 function M.readdir(path)
-  local fd, err, num = M.open(path, bit.bor(M.O.RDONLY, M.O.DIRECTORY))
-  if not fd then return nil, err, num end
-  local names, buf = {}, ffi.new("char[65536]")
+  local dir = C.opendir(path)
+  if dir == nil then return fail() end
+  local names = {}
   while true do
-    local n = tonumber(C.syscall(217, ffi.cast("long", fd), buf, ffi.cast("long", 65536))) -- getdents64
-    if n < 0 then local e1, e2, e3 = fail(); C.close(fd); return e1, e2, e3 end
-    if n == 0 then break end
-    local at = 0
-    while at < n do
-      local reclen = ffi.cast("uint16_t *", buf + at + 16)[0]
-      local name = ffi.string(buf + at + 19)
-      if name ~= "." and name ~= ".." then names[#names + 1] = name end
-      at = at + reclen
-    end
+    ffi.errno(0)
+    local e = C.readdir(dir)
+    if e == nil then break end
+    local name = ffi.string(e.d_name)
+    if name ~= "." and name ~= ".." then names[#names + 1] = name end
   end
-  C.close(fd)
+  local err = ffi.errno()
+  C.closedir(dir)
+  if err ~= 0 then ffi.errno(err); return fail() end
   table.sort(names)
   return names
 end
