@@ -340,6 +340,7 @@ int bridge_reload(void)
 
 void bridge_close(void)
 {
+	values_forget();
 	if (bridge_L)
 		lua_close(bridge_L);
 	bridge_L = NULL;

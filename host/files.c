@@ -152,7 +152,7 @@ int files_take_fd(struct open_file *of, int fd, int flags, const struct bridge_c
 	of->regular = S_ISREG(st.st_mode);
 	/* Pipes, sockets and terminals have no offsets: read and write them
 	 * in order. */
-	of->sequential = lseek(fd, 0, SEEK_CUR) < 0 && errno == ESPIPE;
+	of->sequential = !of->regular && lseek(fd, 0, SEEK_CUR) < 0 && errno == ESPIPE;
 	set_fd_kind(fd, FD_OPEN);
 	return 0;
 }

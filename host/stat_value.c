@@ -10,14 +10,25 @@
 
 #define METATABLE "moonfs.stat"
 
+/* The metatable's identity and a registry reference to it: telling and
+ * making stat values then costs no lookup by name. One Lua state per
+ * thread; stat_value_forget before it closes. */
+static __thread const void *identity;
+static __thread int metatable_ref = LUA_NOREF;
+
+void stat_value_forget(void)
+{
+	identity = NULL;
+	metatable_ref = LUA_NOREF;
+}
+
 struct stat *stat_value_get(lua_State *L, int idx)
 {
 	struct stat *st = lua_touserdata(L, idx);
-	if (!st || !lua_getmetatable(L, idx))
+	if (!st || !identity || !lua_getmetatable(L, idx))
 		return NULL;
-	luaL_getmetatable(L, METATABLE);
-	int ours = lua_rawequal(L, -1, -2);
-	lua_pop(L, 2);
+	int ours = lua_topointer(L, -1) == identity;
+	lua_pop(L, 1);
 	return ours ? st : NULL;
 }
 
@@ -154,19 +165,27 @@ static int to_string(lua_State *L)
 	return 1;
 }
 
+static void make_metatable(lua_State *L)
+{
+	luaL_newmetatable(L, METATABLE);
+	lua_pushcfunction(L, get_field);
+	lua_setfield(L, -2, "__index");
+	lua_pushcfunction(L, set_field);
+	lua_setfield(L, -2, "__newindex");
+	lua_pushcfunction(L, to_string);
+	lua_setfield(L, -2, "__tostring");
+	lua_pushliteral(L, "moonfs.stat");
+	lua_setfield(L, -2, "__metatable");
+	identity = lua_topointer(L, -1);
+	metatable_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+}
+
 void stat_value_push(lua_State *L, const struct stat *st)
 {
 	struct stat *copy = lua_newuserdata(L, sizeof *copy);
 	*copy = *st;
-	if (luaL_newmetatable(L, METATABLE)) {
-		lua_pushcfunction(L, get_field);
-		lua_setfield(L, -2, "__index");
-		lua_pushcfunction(L, set_field);
-		lua_setfield(L, -2, "__newindex");
-		lua_pushcfunction(L, to_string);
-		lua_setfield(L, -2, "__tostring");
-		lua_pushliteral(L, "moonfs.stat");
-		lua_setfield(L, -2, "__metatable");
-	}
+	if (!identity)
+		make_metatable(L);
+	lua_rawgeti(L, LUA_REGISTRYINDEX, metatable_ref);
 	lua_setmetatable(L, -2);
 }

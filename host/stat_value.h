@@ -12,4 +12,7 @@ void stat_value_push(lua_State *L, const struct stat *st);
 /* The stat inside the value at idx, or NULL when it is not one. */
 struct stat *stat_value_get(lua_State *L, int idx);
 
+/* Before the Lua state of this thread closes. */
+void stat_value_forget(void);
+
 #endif

@@ -143,17 +143,20 @@ static __thread char why_buf[200];
 #define TWO_POW_63 9223372036854775808.0
 #define TWO_POW_64 18446744073709551616.0
 
+/* The conversions test the range before converting (a cast of an
+ * out-of-range double is undefined) and compare back instead of calling
+ * floor(): the common case costs a few instructions. */
 int values_to_u64(lua_State *L, int idx, uint64_t max, uint64_t *out)
 {
 	if (lua_type(L, idx) != LUA_TNUMBER)
 		return -1;
 	lua_Number n = lua_tonumber(L, idx);
 	/* NaN fails every comparison, so it is caught here too */
-	if (!(n >= 0 && n < TWO_POW_64) || n != floor(n))
+	if (!(n >= 0 && n < TWO_POW_64))
 		return -1;
 	uint64_t v = (uint64_t)n;
-	if (v > max)
-		return -1;
+	if ((lua_Number)v != n || v > max)
+		return -1; /* a fraction, or beyond max */
 	*out = v;
 	return 0;
 }
@@ -163,10 +166,10 @@ int values_to_i64(lua_State *L, int idx, int64_t min, int64_t max, int64_t *out)
 	if (lua_type(L, idx) != LUA_TNUMBER)
 		return -1;
 	lua_Number n = lua_tonumber(L, idx);
-	if (!(n >= -TWO_POW_63 && n < TWO_POW_63) || n != floor(n))
+	if (!(n >= -TWO_POW_63 && n < TWO_POW_63))
 		return -1;
 	int64_t v = (int64_t)n;
-	if (v < min || v > max)
+	if ((lua_Number)v != n || v < min || v > max)
 		return -1;
 	*out = v;
 	return 0;
@@ -428,6 +431,8 @@ int values_to_stat(lua_State *L, int idx, struct stat *st, const char **why)
 /* ---- fds handed to the host ---- */
 
 #define FD_METATABLE "moonfs.fd"
+static __thread const void *fd_metatable; /* identity, to test values cheaply */
+static __thread int fd_metatable_ref;
 
 static int handed_fd_tostring(lua_State *L)
 {
@@ -435,25 +440,34 @@ static int handed_fd_tostring(lua_State *L)
 	return 1;
 }
 
+void values_forget(void)
+{
+	fd_metatable = NULL;
+	stat_value_forget();
+}
+
 void values_push_handed_fd(lua_State *L, int fd)
 {
 	int *box = lua_newuserdata(L, sizeof *box);
 	*box = fd;
-	if (luaL_newmetatable(L, FD_METATABLE)) {
+	if (!fd_metatable) {
+		luaL_newmetatable(L, FD_METATABLE);
 		lua_pushcfunction(L, handed_fd_tostring);
 		lua_setfield(L, -2, "__tostring");
+		fd_metatable = lua_topointer(L, -1);
+		fd_metatable_ref = luaL_ref(L, LUA_REGISTRYINDEX);
 	}
+	lua_rawgeti(L, LUA_REGISTRYINDEX, fd_metatable_ref);
 	lua_setmetatable(L, -2);
 }
 
 int values_handed_fd(lua_State *L, int idx)
 {
 	int *box = lua_touserdata(L, idx);
-	if (!box || !lua_getmetatable(L, idx))
+	if (!box || !fd_metatable || !lua_getmetatable(L, idx))
 		return -1;
-	luaL_getmetatable(L, FD_METATABLE);
-	int ours = lua_rawequal(L, -1, -2);
-	lua_pop(L, 2);
+	int ours = lua_topointer(L, -1) == fd_metatable;
+	lua_pop(L, 1);
 	return ours ? *box : -1;
 }
 

@@ -12,6 +12,10 @@
  * fields a script leaves out. */
 void values_init(lua_State *L, uid_t uid, gid_t gid);
 
+/* Before the Lua state of this thread closes: what values_init and the
+ * value types cached about it. */
+void values_forget(void);
+
 /* Pushes the table errno name -> number (and number -> name). */
 void values_push_errno_table(lua_State *L);
 
