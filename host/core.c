@@ -110,13 +110,20 @@ static void push_constants(lua_State *L, const struct constant *c)
 	}
 }
 
-/* The system's own numbers (they differ between architectures). */
+/* The system's own numbers (they differ between architectures). The
+ * kernel sends O_LARGEFILE in open flags, which 64-bit C headers define as
+ * 0: its real bit is __O_LARGEFILE. */
+#ifdef __O_LARGEFILE
+#define KERNEL_O_LARGEFILE __O_LARGEFILE
+#else
+#define KERNEL_O_LARGEFILE O_LARGEFILE
+#endif
 static const struct constant open_flags[] = {
 	{ "RDONLY", O_RDONLY }, { "WRONLY", O_WRONLY }, { "RDWR", O_RDWR },
 	{ "ACCMODE", O_ACCMODE }, { "CREAT", O_CREAT }, { "EXCL", O_EXCL },
 	{ "NOCTTY", O_NOCTTY }, { "TRUNC", O_TRUNC }, { "APPEND", O_APPEND },
 	{ "NONBLOCK", O_NONBLOCK }, { "DSYNC", O_DSYNC }, { "DIRECT", O_DIRECT },
-	{ "LARGEFILE", O_LARGEFILE }, { "DIRECTORY", O_DIRECTORY }, { "NOFOLLOW", O_NOFOLLOW },
+	{ "LARGEFILE", KERNEL_O_LARGEFILE }, { "DIRECTORY", O_DIRECTORY }, { "NOFOLLOW", O_NOFOLLOW },
 	{ "NOATIME", O_NOATIME }, { "CLOEXEC", O_CLOEXEC }, { "SYNC", O_SYNC },
 	{ "PATH", O_PATH }, { "TMPFILE", O_TMPFILE }, { NULL, 0 },
 };

@@ -304,6 +304,10 @@ local function inside(path, dir)
 end
 
 function fs.rename(from, to, flags)
+  -- RENAME_WHITEOUT (for overlay filesystems) and any flag to come: not here
+  if flags ~= 0 and flags ~= moonfs.RENAME_NOREPLACE and flags ~= moonfs.RENAME_EXCHANGE then
+    return nil, "EINVAL"
+  end
   local from_dir, from_name = parent_of(from)
   if not from_dir then return nil, from_name end
   local node = from_dir.entries[from_name]

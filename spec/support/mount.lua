@@ -127,6 +127,7 @@ function M.start(opts)
     local fd = fcntl.open(self.log, fcntl.O_WRONLY + fcntl.O_CREAT + fcntl.O_TRUNC, 420)
     unistd.dup2(fd, 1)
     unistd.dup2(fd, 2)
+    unistd.close(fd) -- the host gets standard output and error, nothing more
     for key, value in pairs(opts.env or {}) do require("posix.stdlib").setenv(key, value) end
     if opts.nofile then
       local resource = require("posix.sys.resource")
