@@ -6,15 +6,17 @@ LUADIR = $(PREFIX)/share/moonfs/lua
 
 # Debian packages the build, the specs, the demo and the bench use.
 PACKAGES := gcc make pkg-config libfuse3-dev fuse3 libluajit-5.1-dev luajit \
-            lua-busted lua-posix fio lua-sql-sqlite3
+            libuv1-dev lua-luv lua-luv-dev lua-busted lua-posix fio lua-sql-sqlite3
 
 CC ?= gcc
 CFLAGS ?= -O2 -g
 # Recursively expanded, so pkg-config runs after `deps` has installed it.
 MOONFS_CFLAGS = -std=gnu11 -Wall -Wextra -Wno-unused-parameter \
-	$(shell pkg-config --cflags fuse3 luajit) \
+	$(shell pkg-config --cflags fuse3 luajit libuv) \
 	-DFUSE_USE_VERSION=314 -DMOONFS_VERSION='"$(VERSION)"' -DMOONFS_LUA_DIR='"$(LUADIR)"'
-MOONFS_LIBS = $(shell pkg-config --libs fuse3 luajit) -ldl -lm
+# luv for LuaJIT: Debian's lua5.1 build (its pkg-config file wants
+# liblua5.1-dev, which LuaJIT replaces), found by name.
+MOONFS_LIBS = $(shell pkg-config --libs fuse3 luajit libuv) -llua5.1-luv -lpthread -ldl -lm
 
 SOURCES := $(wildcard host/*.c)
 OBJECTS := $(SOURCES:host/%.c=build/%.o)
@@ -86,7 +88,8 @@ test-valgrind: moonfs
 	@dpkg-query -W valgrind >/dev/null 2>&1 || DEBIAN_FRONTEND=noninteractive apt-get install -y -q valgrind >/dev/null
 	@MOONFS_VALGRIND=1 $(BUSTED) $(VALGRIND_SPECS)
 
-bench: moonfs
+# Benches ./moonfs, or the host MOONFS_BINARY names (then ./moonfs is not built).
+bench: $(if $(MOONFS_BINARY),,moonfs)
 	@sh spec/bench/run.sh
 
 install: moonfs

@@ -4,10 +4,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/fuse.h>
-#include <poll.h>
 #include <string.h>
 #include <sys/uio.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "log.h"
@@ -30,8 +28,6 @@
 #define INIT_OUT_MAX_STACK_DEPTH (OUT_HEADER + 36)
 
 static int session_fd = -1;
-static unsigned spin_ns;
-static void (*idle_hook)(void);
 static uint32_t kernel_flags, kernel_flags2;
 static uint64_t init_unique;
 static int init_reply_pending;
@@ -43,11 +39,6 @@ static __thread uint32_t open_reply_backing_id;
 int device_fd(void)
 {
 	return session_fd;
-}
-
-void device_set_idle_hook(void (*hook)(void))
-{
-	idle_hook = hook;
 }
 
 int device_kernel_offers_passthrough(void)
@@ -78,48 +69,12 @@ static uint32_t get_u32(const void *buf, size_t off)
 	return v;
 }
 
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
-
-/* Waits for a request. A request that follows within spin_ns is picked up
- * by polling: on virtual machines a halted CPU takes far longer to wake
- * (hundreds of microseconds, measured here) than the request takes to
- * serve, and a CPU that polls is not halted. Past spin_ns the host sleeps
- * in poll(2) as usual. The fd is non-blocking. */
-static ssize_t read_request(int fd, void *buf, size_t len)
-{
-	uint64_t deadline = 0;
-	for (;;) {
-		ssize_t n = read(fd, buf, len);
-		if (n >= 0 || errno != EAGAIN)
-			return n;
-		if (spin_ns) {
-			uint64_t now = now_ns();
-			if (!deadline)
-				deadline = now + spin_ns;
-			if (now < deadline) {
-#if defined(__x86_64__) || defined(__i386__)
-				__builtin_ia32_pause();
-#endif
-				continue;
-			}
-		}
-		struct pollfd p = { .fd = fd, .events = POLLIN };
-		if (poll(&p, 1, -1) < 0)
-			return -1; /* EINTR: libfuse calls again, after the idle hook */
-	}
-}
-
+/* Reads one request; the fd is non-blocking, so with none waiting this
+ * fails with EAGAIN and the loop waits (loop.c). */
 static ssize_t device_read(int fd, void *buf, size_t len, void *userdata)
 {
 	(void)userdata;
-	if (idle_hook)
-		idle_hook();
-	ssize_t n = read_request(fd, buf, len);
+	ssize_t n = read(fd, buf, len);
 	if (n >= INIT_IN_FLAGS2 + 4 && get_u32(buf, IN_OPCODE) == FUSE_INIT) {
 		kernel_flags = get_u32(buf, INIT_IN_FLAGS);
 		kernel_flags2 = get_u32(buf, INIT_IN_FLAGS2);
@@ -220,14 +175,13 @@ static ssize_t device_writev(int fd, struct iovec *iov, int count, void *userdat
 	return written;
 }
 
-int device_setup(struct fuse_session *se, unsigned spin_us)
+int device_setup(struct fuse_session *se)
 {
 	static const struct fuse_custom_io io = {
 		.read = device_read,
 		.writev = device_writev,
 	};
 	session_fd = fuse_session_fd(se);
-	spin_ns = spin_us * 1000u;
 	int flags = fcntl(session_fd, F_GETFL);
 	if (flags < 0 || fcntl(session_fd, F_SETFL, flags | O_NONBLOCK) != 0)
 		return -1;

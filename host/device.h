@@ -1,21 +1,16 @@
 /* The FUSE device I/O, owned by the host (fuse_session_custom_io): libfuse
  * 3.14 has no passthrough API, so the host adds the few bytes itself to the
  * INIT reply and to OPEN/CREATE replies (the same bytes libfuse 3.17 sends).
- * Reading also polls briefly before sleeping; see device.c. */
+ * Reads do not block: the event loop (loop.c) waits for the device. */
 #ifndef MOONFS_DEVICE_H
 #define MOONFS_DEVICE_H
 
 #include <fuse_lowlevel.h>
 #include <stdint.h>
 
-/* Takes over the session's device I/O. `spin_us` is how long to poll for
- * the next request before sleeping (0: never poll). */
-int device_setup(struct fuse_session *se, unsigned spin_us);
+/* Takes over the session's device I/O and makes the fd non-blocking. */
+int device_setup(struct fuse_session *se);
 int device_fd(void);
-
-/* `hook` runs before each wait for a request, in the loop's thread: the
- * place to act on signals (reload, counters). */
-void device_set_idle_hook(void (*hook)(void));
 
 /* What the kernel's INIT request offered. */
 int device_kernel_offers_passthrough(void);

@@ -3,7 +3,6 @@
 #include <errno.h>
 #include <fuse_lowlevel.h>
 #include <luajit.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,6 +13,7 @@
 #include "device.h"
 #include "files.h"
 #include "log.h"
+#include "loop.h"
 #include "nodes.h"
 #include "ops.h"
 #include "passthrough.h"
@@ -31,7 +31,7 @@ static const char usage[] =
 	"\n"
 	"  -f             stay in the foreground (messages go to stderr)\n"
 	"  -d             debug: print every FUSE request (implies -f)\n"
-	"  -s             accepted for compatibility; the host is single-threaded\n"
+	"  -s             accepted for compatibility (one thread runs Lua)\n"
 	"  --trace        one line per request: operation, path, result, time\n"
 	"  --check        load SCRIPT, check its handlers and root, do not mount\n"
 	"  -h, --help     this text\n"
@@ -324,37 +324,6 @@ static int check_script(const struct command_line *cl)
 	return 0;
 }
 
-static volatile sig_atomic_t reload_requested, stats_requested;
-
-static void on_signal(int sig)
-{
-	if (sig == SIGHUP)
-		reload_requested = 1;
-	else
-		stats_requested = 1;
-}
-
-/* Runs between requests, in the loop's thread, where Lua may be entered. */
-static void between_requests(void)
-{
-	if (stats_requested) {
-		stats_requested = 0;
-		stats_log();
-	}
-	if (reload_requested) {
-		reload_requested = 0;
-		bridge_reload();
-	}
-}
-
-static void install_handler(int sig)
-{
-	struct sigaction sa = { .sa_handler = on_signal };
-	sigemptyset(&sa.sa_mask);
-	/* no SA_RESTART: the signal must interrupt the read of /dev/fuse */
-	sigaction(sig, &sa, NULL);
-}
-
 static int mount_and_serve(struct command_line *cl, char *argv0);
 
 int main(int argc, char **argv)
@@ -385,6 +354,10 @@ static int mount_and_serve(struct command_line *cl, char *argv0)
 		return 1;
 	}
 	nodes_init();
+	if (loop_init() != 0) {
+		fprintf(stderr, "moonfs: cannot start the event loop\n");
+		return 1;
+	}
 	watchdog_start();
 	files_claim_fds(1); /* standard streams, log, trace */
 	if (bridge_open(cl->script_path, cl->start_dir, &cl->script_opts) < 0) {
@@ -438,40 +411,34 @@ static int mount_and_serve(struct command_line *cl, char *argv0)
 		return 1;
 	}
 	rc = 1;
-	if (fuse_set_signal_handlers(se) != 0)
-		goto out_destroy;
-	install_handler(SIGHUP);
-	install_handler(SIGUSR1);
-	device_set_idle_hook(between_requests);
 	if (fuse_session_mount(se, cl->mountpoint) != 0)
-		goto out_signals;
-	int shared = has_fuse_option(cl, "allow_other");
-	passthrough_configure(cl->passthrough, shared);
-	if (device_setup(se, cl->spin_us) != 0) {
+		goto out_destroy;
+	passthrough_configure(cl->passthrough, has_fuse_option(cl, "allow_other"));
+	if (device_setup(se) != 0) {
 		fprintf(stderr, "moonfs: cannot take over the FUSE device I/O\n");
 		goto out_unmount;
 	}
 	if (fuse_daemonize(cl->foreground) != 0)
 		goto out_unmount;
-	if (!cl->foreground)
+	if (!cl->foreground) {
+		loop_after_fork();
 		log_daemonized();
+	}
 	watchdog_start(); /* again in the daemon: threads do not survive fork */
 	files_claim_fds(1); /* the FUSE device, syslog */
 
-	/* An unmount ends the loop with 0, SIGINT/SIGTERM with the signal's
-	 * number (or -EINTR): all clean ends. */
-	int loop_rc = fuse_session_loop(se);
-	rc = (loop_rc >= 0 || loop_rc == -EINTR) ? 0 : 1;
+	/* An unmount or SIGINT/SIGTERM ends serving: both clean ends. */
+	int serve_rc = loop_serve(se, cl->spin_us);
+	rc = serve_rc == 0 ? 0 : 1;
 	if (rc)
-		log_msg("the FUSE session ended with an error: %s", strerror(-loop_rc));
+		log_msg("reading the FUSE device failed: %s", strerror(-serve_rc));
 	if (cl->log_stats)
 		stats_log();
 out_unmount:
 	fuse_session_unmount(se);
-out_signals:
-	fuse_remove_signal_handlers(se);
 out_destroy:
 	fuse_session_destroy(se);
+	loop_close();
 	files_free_unreleased();
 	bridge_close();
 	nodes_destroy();

@@ -1,0 +1,30 @@
+/* The one event loop, libuv's: the FUSE device, the signals, and whatever
+ * scripts start through luv (timers, sockets, processes, DNS), which gets
+ * the same loop. */
+#ifndef MOONFS_LOOP_H
+#define MOONFS_LOOP_H
+
+#include <fuse_lowlevel.h>
+#include <uv.h>
+
+/* Before the script loads: luv needs the loop to exist. Also installs the
+ * signal handlers (INT and TERM stop, HUP reloads, USR1 logs counters). */
+int loop_init(void);
+uv_loop_t *loop_uv(void);
+
+/* In the daemon after fork: libuv must know. */
+void loop_after_fork(void);
+
+/* Serves the session until it is unmounted or a stop signal comes.
+ * `spin_us`: how long to keep polling the device for the next request
+ * before sleeping (waking a halted CPU costs more than serving one).
+ * Returns 0, or a negative errno when reading the device failed. */
+int loop_serve(struct fuse_session *se, unsigned spin_us);
+
+/* A stop was asked for (a signal), for whoever watches a long Lua call. */
+int loop_stop_requested(void);
+
+/* Closes every handle still open (the script's too) and the loop. */
+void loop_close(void);
+
+#endif
