@@ -9,6 +9,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <lua5.1/luv/luv.h> /* Debian's luv for Lua 5.1, which LuaJIT is */
+
 #include "bridge_private.h"
 #include "log.h"
 #include "values.h"
@@ -18,6 +20,7 @@
 #endif
 
 lua_State *bridge_L;
+static struct bridge_settings settings;
 static int handler_ref[OP_COUNT];
 static double script_timeout = -1;
 static int script_checks_permissions;
@@ -244,6 +247,20 @@ static int read_handlers(int new_refs[OP_COUNT], double *timeout, int *checks_pe
 	return warnings;
 }
 
+/* The script's own functions run in LuaJIT's interpreter unless -o jit:
+ * compiled code never looks at hooks, so a loop compiled by the JIT could
+ * not be stopped (-o handler_timeout). Libraries it requires keep the JIT. */
+static void interpret_only(lua_State *L)
+{
+	lua_getglobal(L, "jit");
+	lua_getfield(L, -1, "off");
+	lua_pushvalue(L, -3);
+	lua_pushboolean(L, 1);
+	if (lua_pcall(L, 2, 0, 0) != 0) /* a host without the jit library: nothing to do */
+		lua_pop(L, 1);
+	lua_pop(L, 1);
+}
+
 /* Loads and runs the script; leaves its handler table on the stack. */
 static int run_script(void)
 {
@@ -253,6 +270,8 @@ static int run_script(void)
 		lua_pop(L, 1);
 		return -1;
 	}
+	if (!settings.jit)
+		interpret_only(L);
 	lua_rawgeti(L, LUA_REGISTRYINDEX, options_ref);
 	int rc = gateway_pcall(L, 1, 1);
 	if (rc != 0) {
@@ -274,11 +293,59 @@ const char *bridge_start_dir(void)
 	return start_dir ? start_dir : "/";
 }
 
-int bridge_open(const char *script, const char *dir, const struct script_options *opts)
+/* Lua's memory, counted against -o memory: past the limit an allocation
+ * fails and the handler gets Lua's "not enough memory" error. */
+static size_t lua_bytes;
+
+static void *allocate(void *ud, void *ptr, size_t old, size_t size)
 {
+	(void)ud;
+	if (!ptr)
+		old = 0;
+	if (size == 0) {
+		free(ptr);
+		lua_bytes -= old;
+		return NULL;
+	}
+	if (settings.memory_limit && size > old && lua_bytes - old + size > settings.memory_limit)
+		return NULL;
+	void *grown = realloc(ptr, size);
+	if (grown)
+		lua_bytes = lua_bytes - old + size;
+	return grown;
+}
+
+/* require "luv": luv on the host's loop, opened on the main state (its
+ * callbacks run there), with the loop's own controls refused. */
+static int refuse_loop_control(lua_State *L)
+{
+	return luaL_error(L, "the host runs the event loop; a script never runs or stops it");
+}
+
+static int open_luv(lua_State *L)
+{
+	lua_State *main = bridge_L;
+	luv_set_loop(main, settings.loop);
+	luv_set_callback(main, gateway_luv_pcall);
+	luaopen_luv(main);
+	static const char *const refused[] = { "run", "stop", "loop_close", "loop_configure" };
+	for (size_t i = 0; i < sizeof refused / sizeof refused[0]; i++) {
+		lua_pushcfunction(main, refuse_loop_control);
+		lua_setfield(main, -2, refused[i]);
+	}
+	if (L != main)
+		lua_xmove(main, L, 1);
+	return 1;
+}
+
+int bridge_open(const char *script, const char *dir, const struct bridge_settings *given)
+{
+	settings = *given;
+	const struct script_options *opts = settings.options;
 	script_path = strdup(script);
 	start_dir = strdup(dir);
-	lua_State *L = bridge_L = luaL_newstate();
+	lua_bytes = 0;
+	lua_State *L = bridge_L = lua_newstate(allocate, NULL);
 	if (!L || !script_path || !start_dir) {
 		log_msg("out of memory");
 		return -1;
@@ -291,6 +358,8 @@ int bridge_open(const char *script, const char *dir, const struct script_options
 	set_package_path(script);
 	preload("moonfs.core", luaopen_moonfs_core);
 	preload("moonfs.sys", luaopen_moonfs_sys);
+	if (settings.loop)
+		preload("luv", open_luv);
 
 	lua_createtable(L, 0, opts->count);
 	for (int i = 0; i < opts->count; i++) {

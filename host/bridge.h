@@ -23,12 +23,19 @@ struct script_options {
 
 /* ---- the script ---- */
 
+struct bridge_settings {
+	const struct script_options *options;
+	size_t memory_limit;   /* bytes Lua may use; 0: no limit */
+	int jit;               /* compile the script's own code with the JIT */
+	struct uv_loop_s *loop; /* for require "luv"; NULL: none (--check) */
+};
+
 /* Creates the state, loads the script and reads its handler table.
  * `script` is an absolute path and `start_dir` the directory the host was
  * started in (moonfs.cwd): both stay right after the host leaves it.
  * Problems are logged; returns the number of warnings (>= 0), or -1 when
  * the script cannot be used. */
-int bridge_open(const char *script, const char *start_dir, const struct script_options *opts);
+int bridge_open(const char *script, const char *start_dir, const struct bridge_settings *settings);
 void bridge_close(void);
 
 /* Re-runs the script and swaps in its handlers; on failure the old ones
@@ -64,17 +71,28 @@ struct bridge_caller {
 	mode_t umask;
 };
 
-/* One call of a script handler. Its results stay readable until
- * bridge_done. */
+/* One call of a script handler, in a coroutine of its own. Its results
+ * stay readable until bridge_done. */
 struct bridge_call {
 	enum op op;
 	const char *path;  /* for messages */
 	const struct bridge_caller *caller;
-	int base;          /* the results are at base + 1 ... */
+	struct lua_State *thread; /* the coroutine; the results are at 1 ... */
+	int thread_ref;
+	int base;          /* always 0: the results start at base + 1 */
 	int nresults;
 	int timed;         /* measure the time in Lua (for the trace) */
 	uint64_t lua_ns;
+	unsigned waiting : 1; /* suspended in moonfs.await */
+	unsigned dead : 1;    /* raised: the coroutine cannot be used again */
+	unsigned cancelled : 1; /* woken by bridge_cancel */
+	/* When a call that waited ends: its result, as bridge_call returns. */
+	void (*done)(struct bridge_call *c, int rc);
 };
+
+/* bridge_call's answer when the handler waits: the host goes on, and
+ * c->done(c, rc) comes once the handler has ended. */
+#define BRIDGE_WAITING (-0x7fff)
 
 /* Calls the script's handler for `op`. `path` only names the call in
  * messages. The arguments follow `fmt`, one letter each:
@@ -88,10 +106,16 @@ struct bridge_call {
  * Returns the number of results (trailing nils dropped), or -errno: the
  * one the handler returned with `nil, err`; -EIO when it raised or gave an
  * error that is not an errno (logged); -ENOSYS when the script has no such
- * handler. Every call, failed or not, ends with bridge_done. */
+ * handler; or BRIDGE_WAITING. Every call, failed or not, ends with
+ * bridge_done. */
 int bridge_call(struct bridge_call *c, enum op op, const char *path, const char *fmt, ...);
 int bridge_vcall(struct bridge_call *c, enum op op, const char *path, const char *fmt, va_list ap);
 void bridge_done(struct bridge_call *c);
+
+/* The request of a waiting call was interrupted: its handler gets an
+ * error at its wait point (which it may catch to clean up), and c->done
+ * follows once it has ended. */
+void bridge_cancel(struct bridge_call *c);
 
 /* Calls a handler that takes no arguments and returns nothing useful
  * (init, destroy). */

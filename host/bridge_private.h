@@ -21,6 +21,23 @@ int gateway_pcall(lua_State *L, int nargs, int nresults);
 /* Sets up what the gateway needs in a new state. */
 void gateway_init(lua_State *L);
 
+/* luv's callbacks go through the gateway too (luv_set_callback). */
+int gateway_luv_pcall(lua_State *L, int nargs, int nresults, int flags);
+
+/* Pushes a handler's arguments by the format of bridge_call. */
+int bridge_push_args(lua_State *L, const char *fmt, va_list ap);
+
+/* What moonfs.await yields, and what wakes it when its request was
+ * interrupted. */
+extern char bridge_await_token, bridge_cancel_token;
+
+/* Resumes the waiting handler whose coroutine is at thread_at on L's stack
+ * with the nargs values on top of L. Returns 0 when it no longer waits. */
+int bridge_wake(lua_State *L, int thread_at, int nargs);
+
+/* The coroutine of the handler running now, or NULL. */
+lua_State *bridge_running_thread(void);
+
 /* Pushes the options table (moonfs.options) and the host's library
  * modules (moonfs.core, moonfs.sys). */
 void bridge_push_options(lua_State *L);

@@ -96,6 +96,24 @@ static int core_fd(lua_State *L)
 	return 1;
 }
 
+/* wake(co, ...): resumes the handler waiting in co with the values;
+ * false when it no longer waits. */
+static int core_wake(lua_State *L)
+{
+	luaL_checktype(L, 1, LUA_TTHREAD);
+	int nargs = lua_gettop(L) - 1;
+	lua_pushboolean(L, bridge_wake(L, 1, nargs));
+	return 1;
+}
+
+/* waitable(): whether the code running now is a handler's own coroutine,
+ * the only place moonfs.await can wait. */
+static int core_waitable(lua_State *L)
+{
+	lua_pushboolean(L, L == bridge_running_thread());
+	return 1;
+}
+
 struct constant {
 	const char *name;
 	lua_Number value;
@@ -146,6 +164,8 @@ int luaopen_moonfs_core(lua_State *L)
 		{ "stats", core_stats },
 		{ "log", core_log },
 		{ "fd", core_fd },
+		{ "wake", core_wake },
+		{ "waitable", core_waitable },
 		{ NULL, NULL },
 	};
 	lua_newtable(L);
@@ -164,5 +184,9 @@ int luaopen_moonfs_core(lua_State *L)
 	lua_setfield(L, -2, "S");
 	push_constants(L, other);
 	lua_setfield(L, -2, "constants");
+	lua_pushlightuserdata(L, &bridge_await_token);
+	lua_setfield(L, -2, "AWAIT");
+	lua_pushlightuserdata(L, &bridge_cancel_token);
+	lua_setfield(L, -2, "CANCELLED");
 	return 1;
 }

@@ -79,7 +79,26 @@ struct open_file *files_new(struct node *n)
 	of->node = n;
 	of->fd = -1;
 	of->handle = BRIDGE_NOREF;
+	of->refs = 1; /* the open itself, until it is released */
 	return of;
+}
+
+void files_hold(struct open_file *of)
+{
+	of->refs++;
+}
+
+void files_drop(struct open_file *of)
+{
+	if (--of->refs > 0)
+		return;
+	bridge_unref(of->handle);
+	bridge_listing_free(&of->listing);
+	if (of->fd >= 0) {
+		set_fd_kind(of->fd, FD_FREE);
+		close(of->fd);
+	}
+	free(of);
 }
 
 static void unlink_from_node(struct open_file *of)
@@ -93,17 +112,12 @@ static void unlink_from_node(struct open_file *of)
 
 void files_free(struct open_file *of)
 {
-	if (!of)
+	if (!of || of->over)
 		return;
-	if (of->node)
+	of->over = 1;
+	if (of->node && of->linked)
 		unlink_from_node(of);
-	bridge_unref(of->handle);
-	bridge_listing_free(&of->listing);
-	if (of->fd >= 0) {
-		set_fd_kind(of->fd, FD_FREE);
-		close(of->fd);
-	}
-	free(of);
+	files_drop(of);
 }
 
 struct open_file *files_handle_for(struct node *n, const struct fuse_file_info *fi)
@@ -161,6 +175,7 @@ void files_link(struct open_file *of)
 {
 	of->next_of_node = of->node->open_files;
 	of->node->open_files = of;
+	of->linked = 1;
 }
 
 uint32_t files_start(struct open_file *of, struct fuse_file_info *fi, int direct_io)

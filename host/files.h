@@ -29,10 +29,19 @@ struct open_file {
 	unsigned cached : 1;      /* data goes through the page cache */
 	unsigned sequential : 1;  /* a pipe, socket or tty: no offsets */
 	unsigned regular : 1;     /* the fd is a regular file */
+	unsigned linked : 1;      /* listed on its node */
+	unsigned over : 1;        /* released, or never handed to the kernel */
+	unsigned refs;            /* the open itself, and requests that use it */
 };
 
+/* A new open of n. files_free ends it: off its node's list, and freed
+ * (its fd closed, its handle let go) once no request uses it any more. */
 struct open_file *files_new(struct node *n);
 void files_free(struct open_file *of);
+
+/* A request that may outlive the open's release keeps it alive. */
+void files_hold(struct open_file *of);
+void files_drop(struct open_file *of);
 
 /* The open of a request (NULL when the kernel names none). */
 static inline struct open_file *files_of(const struct fuse_file_info *fi)

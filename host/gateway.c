@@ -1,5 +1,11 @@
 /* The gateway: every call into Lua passes here, protected, with a
- * traceback, counted and watched (a handler that runs long is reported). */
+ * traceback, counted and watched.
+ *
+ * Handlers run in coroutines. One that waits (moonfs.await, over luv)
+ * yields a token; the host then goes on serving, and resumes it when what
+ * it waits for arrives (bridge_wake). A handler that never waits runs to
+ * its end in one resume, which costs about what a pcall does. Finished
+ * coroutines are kept for the next call. */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <lauxlib.h>
@@ -13,8 +19,18 @@
 #include "values.h"
 #include "watchdog.h"
 
+#define POOL 64
+
 static int traceback_ref = LUA_NOREF;
+static int waiting_ref = LUA_NOREF; /* table: coroutine -> its call (light userdata) */
+static int pool[POOL];              /* references of finished coroutines */
+static int pooled;
+static struct bridge_call *running; /* the call whose handler runs now */
 static const struct bridge_caller *current_caller;
+
+/* The values a waiting handler yields, and the one it is woken with when
+ * its request is interrupted. Their addresses are unique light userdata. */
+char bridge_await_token, bridge_cancel_token;
 
 static int traceback(lua_State *L)
 {
@@ -25,10 +41,41 @@ static int traceback(lua_State *L)
 	return 1;
 }
 
+/* Raised into Lua that runs too long (see watchdog.c): the hook stays set
+ * until the call ends, so a pcall in the script cannot swallow it. */
+static void stop_hook(lua_State *L, lua_Debug *ar)
+{
+	(void)ar;
+	if (watchdog_stopping())
+		luaL_error(L, "%s", watchdog_stop_reason());
+	lua_sethook(L, NULL, 0, 0);
+}
+
+/* From the watchdog's signal, on the thread that runs Lua. */
+static void interrupt_lua(void)
+{
+	if (bridge_L)
+		lua_sethook(bridge_L, stop_hook, LUA_MASKCALL | LUA_MASKRET | LUA_MASKCOUNT, 1);
+}
+
 void gateway_init(lua_State *L)
 {
 	lua_pushcfunction(L, traceback);
 	traceback_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+	lua_newtable(L);
+	waiting_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+	pooled = 0;
+	watchdog_set_interrupt(interrupt_lua);
+}
+
+/* After any run of Lua: drop a stop hook, and give back memory after the
+ * script ran out of it. */
+static void after_run(lua_State *L, int status)
+{
+	if (watchdog_leave())
+		lua_sethook(L, NULL, 0, 0);
+	if (status == LUA_ERRMEM)
+		lua_gc(L, LUA_GCCOLLECT, 0);
 }
 
 int gateway_pcall(lua_State *L, int nargs, int nresults)
@@ -38,9 +85,24 @@ int gateway_pcall(lua_State *L, int nargs, int nresults)
 	lua_insert(L, fn);
 	watchdog_enter();
 	int rc = lua_pcall(L, nargs, nresults, fn);
-	watchdog_leave();
+	after_run(L, rc);
 	lua_remove(L, fn);
 	return rc;
+}
+
+/* luv's callbacks (timers, sockets, ...) come through here too. */
+int gateway_luv_pcall(lua_State *L, int nargs, int nresults, int flags)
+{
+	(void)flags;
+	int base = lua_gettop(L) - nargs - 1;
+	int rc = gateway_pcall(L, nargs, nresults);
+	if (rc != 0) {
+		log_msg("a luv callback %s\n%s", rc == LUA_ERRMEM ? "ran out of memory" :
+			"raised an error", lua_tostring(L, -1));
+		lua_settop(L, base);
+		return -rc;
+	}
+	return nresults == LUA_MULTRET ? lua_gettop(L) - base : nresults;
 }
 
 const struct bridge_caller *bridge_current_caller(void)
@@ -48,94 +110,136 @@ const struct bridge_caller *bridge_current_caller(void)
 	return current_caller;
 }
 
-/* A time change of setattr: "now", {sec, nsec}, or absent. */
-static void push_time_change(lua_State *L, int valid, int set_bit, int now_bit,
-			     const struct timespec *ts, const char *field)
+lua_State *bridge_running_thread(void)
 {
-	if ((valid & now_bit) || ((valid & set_bit) && ts->tv_nsec == UTIME_NOW))
-		lua_pushliteral(L, "now");
-	else if (valid & set_bit)
-		values_push_timespec(L, ts);
-	else
-		return;
-	lua_setfield(L, -2, field);
-}
-
-/* setattr's `changes`: only what is being set. */
-static void push_changes(lua_State *L, int valid, const struct stat *attr)
-{
-	lua_createtable(L, 0, 4);
-	if (valid & FUSE_SET_ATTR_MODE) {
-		lua_pushinteger(L, attr->st_mode & 07777);
-		lua_setfield(L, -2, "mode");
-	}
-	if (valid & FUSE_SET_ATTR_UID) {
-		lua_pushnumber(L, attr->st_uid);
-		lua_setfield(L, -2, "uid");
-	}
-	if (valid & FUSE_SET_ATTR_GID) {
-		lua_pushnumber(L, attr->st_gid);
-		lua_setfield(L, -2, "gid");
-	}
-	if (valid & FUSE_SET_ATTR_SIZE) {
-		lua_pushnumber(L, (lua_Number)attr->st_size);
-		lua_setfield(L, -2, "size");
-	}
-	push_time_change(L, valid, FUSE_SET_ATTR_ATIME, FUSE_SET_ATTR_ATIME_NOW, &attr->st_atim,
-			 "atime");
-	push_time_change(L, valid, FUSE_SET_ATTR_MTIME, FUSE_SET_ATTR_MTIME_NOW, &attr->st_mtim,
-			 "mtime");
-	if (valid & FUSE_SET_ATTR_CTIME) { /* e.g. chown(path, -1, -1) */
-		values_push_timespec(L, &attr->st_ctim);
-		lua_setfield(L, -2, "ctime");
-	}
-}
-
-static int push_args(lua_State *L, const char *fmt, va_list ap)
-{
-	int n = 0;
-	for (; *fmt; fmt++, n++) {
-		switch (*fmt) {
-		case 's':
-			lua_pushstring(L, va_arg(ap, const char *));
-			break;
-		case 'l': {
-			const char *data = va_arg(ap, const char *);
-			lua_pushlstring(L, data, va_arg(ap, size_t));
-			break;
-		}
-		case 'i':
-			lua_pushinteger(L, va_arg(ap, int));
-			break;
-		case 'u':
-			lua_pushnumber(L, (lua_Number)va_arg(ap, uint64_t));
-			break;
-		case 'b':
-			lua_pushboolean(L, va_arg(ap, int));
-			break;
-		case 'h': {
-			bridge_ref ref = va_arg(ap, bridge_ref);
-			if (ref == BRIDGE_NOREF)
-				lua_pushnil(L);
-			else
-				lua_rawgeti(L, LUA_REGISTRYINDEX, ref);
-			break;
-		}
-		case 'A': {
-			int valid = va_arg(ap, int);
-			push_changes(L, valid, va_arg(ap, const struct stat *));
-			break;
-		}
-		default:
-			luaL_error(L, "moonfs: bad argument format '%c'", *fmt); /* a host bug */
-		}
-	}
-	return n;
+	return running ? running->thread : NULL;
 }
 
 static const char *name_of(const struct bridge_call *c)
 {
 	return c->path ? c->path : "";
+}
+
+/* ---- coroutines ---- */
+
+static lua_State *take_thread(int *ref)
+{
+	lua_State *L = bridge_L;
+	if (pooled > 0) {
+		*ref = pool[--pooled];
+		lua_rawgeti(L, LUA_REGISTRYINDEX, *ref);
+	} else {
+		lua_newthread(L);
+		lua_pushvalue(L, -1);
+		*ref = luaL_ref(L, LUA_REGISTRYINDEX);
+	}
+	lua_State *co = lua_tothread(L, -1);
+	lua_pop(L, 1);
+	return co;
+}
+
+/* Keeps a finished coroutine for the next call; lets go of one that
+ * failed or still waits (it can never be resumed by a new call). */
+static void release_thread(struct bridge_call *c)
+{
+	if (!c->thread)
+		return;
+	if (!c->dead && !c->waiting && lua_status(c->thread) == 0 && pooled < POOL) {
+		lua_settop(c->thread, 0);
+		pool[pooled++] = c->thread_ref;
+	} else {
+		luaL_unref(bridge_L, LUA_REGISTRYINDEX, c->thread_ref);
+	}
+	c->thread = NULL;
+}
+
+static void set_waiting(struct bridge_call *c, int waiting)
+{
+	lua_State *L = bridge_L;
+	lua_rawgeti(L, LUA_REGISTRYINDEX, waiting_ref);
+	lua_pushthread(c->thread);
+	lua_xmove(c->thread, L, 1);
+	if (waiting)
+		lua_pushlightuserdata(L, c);
+	else
+		lua_pushnil(L);
+	lua_rawset(L, -3);
+	lua_pop(L, 1);
+	c->waiting = waiting;
+}
+
+/* The results of a handler that ended: a count, or -errno. */
+static int ended(struct bridge_call *c)
+{
+	lua_State *co = c->thread;
+	int n = lua_gettop(co);
+	while (n > 0 && lua_isnil(co, n))
+		n--;
+	c->nresults = n;
+	if (n >= 2 && (lua_isnil(co, 1) || (lua_isboolean(co, 1) && !lua_toboolean(co, 1)))) {
+		const char *why;
+		int err = values_to_errno(co, 2, &why);
+		if (err)
+			return -err;
+		char msg[200];
+		snprintf(msg, sizeof msg, "failed with %.80s, which is not an errno: %s",
+			 lua_type(co, 2) == LUA_TSTRING || lua_type(co, 2) == LUA_TNUMBER
+				 ? lua_tostring(co, 2)
+				 : luaL_typename(co, 2),
+			 why);
+		return bridge_bad_result(c, msg);
+	}
+	return n;
+}
+
+/* Runs the handler of c until it ends or waits. */
+static int resume(struct bridge_call *c, int nargs)
+{
+	lua_State *co = c->thread;
+	struct bridge_call *outer = running;
+	const struct bridge_caller *outer_caller = current_caller;
+	running = c;
+	current_caller = c->caller;
+	uint64_t started = c->timed ? trace_now() : 0;
+	watchdog_enter();
+	int status = lua_resume(co, nargs);
+	after_run(co, status);
+	if (c->timed)
+		c->lua_ns += trace_now() - started;
+	running = outer;
+	current_caller = outer_caller;
+	double slow = watchdog_last_slow();
+	if (slow > 0)
+		log_msg("handler '%s' (%s) ran for %.1f s without waiting; while Lua runs no "
+			"other request is served (moonfs.await lets a handler wait)",
+			op_names[c->op], name_of(c), slow);
+	if (status == LUA_YIELD && lua_gettop(co) == 1 &&
+	    lua_touserdata(co, 1) == &bridge_await_token) {
+		lua_settop(co, 0);
+		set_waiting(c, 1);
+		return BRIDGE_WAITING;
+	}
+	if (status == LUA_YIELD) {
+		c->dead = 1;
+		log_msg("handler '%s' (%s) yielded outside moonfs.await (a handler waits only "
+			"through moonfs.await); replying EIO", op_names[c->op], name_of(c));
+		return -EIO;
+	}
+	if (status != 0 && c->cancelled) {
+		c->dead = 1; /* the interruption, raised at the wait point: no bug */
+		return -EINTR;
+	}
+	if (status != 0) {
+		c->dead = 1;
+		const char *msg = lua_tostring(co, -1);
+		luaL_traceback(bridge_L, co, msg ? msg : "(error object is not a string)", 0);
+		log_msg("handler '%s' (%s) %s; replying EIO\n%s", op_names[c->op], name_of(c),
+			status == LUA_ERRMEM ? "ran out of memory (-o memory)" : "raised an error",
+			lua_tostring(bridge_L, -1));
+		lua_pop(bridge_L, 1);
+		return -EIO;
+	}
+	return ended(c);
 }
 
 int bridge_call(struct bridge_call *c, enum op op, const char *path, const char *fmt, ...)
@@ -149,67 +253,70 @@ int bridge_call(struct bridge_call *c, enum op op, const char *path, const char 
 
 int bridge_vcall(struct bridge_call *c, enum op op, const char *path, const char *fmt, va_list ap)
 {
-	lua_State *L = bridge_L;
 	c->op = op;
 	c->path = path;
-	c->base = lua_gettop(L);
+	c->base = 0;
 	c->nresults = 0;
 	c->lua_ns = 0;
+	c->waiting = c->dead = c->cancelled = 0;
+	c->thread = NULL;
 	int ref = bridge_handler_ref(op);
 	if (ref == LUA_NOREF)
 		return -ENOSYS;
 	stats.lua_calls[op]++;
-	lua_rawgeti(L, LUA_REGISTRYINDEX, ref);
-	int nargs = push_args(L, fmt, ap);
+	lua_State *co = c->thread = take_thread(&c->thread_ref);
+	lua_rawgeti(co, LUA_REGISTRYINDEX, ref);
+	int nargs = bridge_push_args(co, fmt, ap);
+	return resume(c, nargs);
+}
 
-	const struct bridge_caller *outer = current_caller;
-	current_caller = c->caller;
-	uint64_t started = c->timed ? trace_now() : 0;
-	int rc = gateway_pcall(L, nargs, LUA_MULTRET);
-	if (c->timed)
-		c->lua_ns = trace_now() - started;
-	current_caller = outer;
-	double slow = watchdog_last_slow();
-	if (slow > 0)
-		log_msg("handler '%s' (%s) ran for %.1f s; the host serves one request at a "
-			"time, so every other request waited", op_names[op], name_of(c), slow);
-	if (rc != 0) {
-		log_msg("handler '%s' (%s) %s; replying EIO\n%s", op_names[op], name_of(c),
-			rc == LUA_ERRMEM ? "ran out of memory" : "raised an error",
-			lua_tostring(L, -1));
-		lua_settop(L, c->base);
-		return -EIO;
-	}
-	int n = lua_gettop(L) - c->base;
-	while (n > 0 && lua_isnil(L, c->base + n))
-		n--;
-	c->nresults = n;
-	int first = c->base + 1;
-	if (n >= 2 && (lua_isnil(L, first) || (lua_isboolean(L, first) && !lua_toboolean(L, first)))) {
-		const char *why;
-		int err = values_to_errno(L, first + 1, &why);
-		if (err)
-			return -err;
-		char msg[200];
-		snprintf(msg, sizeof msg, "failed with %.80s, which is not an errno: %s",
-			 lua_type(L, first + 1) == LUA_TSTRING || lua_type(L, first + 1) == LUA_TNUMBER
-				 ? lua_tostring(L, first + 1)
-				 : luaL_typename(L, first + 1),
-			 why);
-		return bridge_bad_result(c, msg);
-	}
-	return n;
+/* Resumes c with the values on top of L, then tells its owner when the
+ * handler ended. */
+static void continue_call(struct bridge_call *c, lua_State *L, int nargs)
+{
+	set_waiting(c, 0);
+	lua_xmove(L, c->thread, nargs);
+	int rc = resume(c, nargs);
+	if (rc != BRIDGE_WAITING)
+		c->done(c, rc);
+}
+
+int bridge_wake(lua_State *L, int thread_at, int nargs)
+{
+	lua_rawgeti(L, LUA_REGISTRYINDEX, waiting_ref);
+	lua_pushvalue(L, thread_at);
+	lua_rawget(L, -2);
+	struct bridge_call *c = lua_touserdata(L, -1);
+	lua_pop(L, 2);
+	if (!c || !c->waiting)
+		return 0; /* it ended meanwhile (an interrupt): a late wake-up */
+	continue_call(c, L, nargs);
+	return 1;
+}
+
+void bridge_cancel(struct bridge_call *c)
+{
+	if (!c->waiting)
+		return;
+	c->cancelled = 1;
+	lua_pushlightuserdata(bridge_L, &bridge_cancel_token);
+	continue_call(c, bridge_L, 1);
 }
 
 void bridge_done(struct bridge_call *c)
 {
-	lua_settop(bridge_L, c->base);
+	if (c->waiting)
+		set_waiting(c, 0);
+	release_thread(c);
 }
 
 void bridge_call_simple(enum op op)
 {
 	struct bridge_call c = { 0 };
-	bridge_call(&c, op, NULL, "");
+	int rc = bridge_call(&c, op, NULL, "");
+	if (rc == BRIDGE_WAITING)
+		log_msg("handler '%s' waited; init and destroy run to their end without waiting",
+			op_names[op]);
 	bridge_done(&c);
 }
 

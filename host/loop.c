@@ -9,9 +9,9 @@
 #include <string.h>
 #include <time.h>
 
-#include "bridge.h"
 #include "log.h"
 #include "stats.h"
+#include "watchdog.h"
 
 /* Requests served per wake-up before timers and sockets get their turn. */
 #define BATCH 64
@@ -23,6 +23,7 @@ static struct fuse_session *session;
 static struct fuse_buf buffer;
 static uint64_t spin_ns;
 static int serve_error;
+static void (*reload)(void);
 
 /* Set by the signal handlers, acted on in the loop. */
 static atomic_int stop_signal, reload_signal, stats_signal;
@@ -44,8 +45,10 @@ static void on_signal(int sig)
 		atomic_store(&reload_signal, 1);
 	else if (sig == SIGUSR1)
 		atomic_store(&stats_signal, 1);
-	else
+	else {
 		atomic_store(&stop_signal, sig);
+		watchdog_request_stop(); /* Lua that runs on is stopped */
+	}
 	uv_async_send(&signal_wake); /* async-signal-safe */
 	errno = saved;
 }
@@ -65,14 +68,15 @@ static void on_signal_wake(uv_async_t *handle)
 	(void)handle;
 	if (atomic_exchange(&stats_signal, 0))
 		stats_log();
-	if (atomic_exchange(&reload_signal, 0))
-		bridge_reload();
+	if (atomic_exchange(&reload_signal, 0) && reload)
+		reload();
 	if (atomic_load(&stop_signal))
 		stop_serving();
 }
 
-int loop_init(void)
+int loop_init(void (*on_reload)(void))
 {
+	reload = on_reload;
 	if (uv_loop_init(&loop) != 0 || uv_async_init(&loop, &signal_wake, on_signal_wake) != 0)
 		return -1;
 	uv_unref((uv_handle_t *)&signal_wake); /* it alone keeps nothing running */

@@ -8,8 +8,9 @@
 #include <uv.h>
 
 /* Before the script loads: luv needs the loop to exist. Also installs the
- * signal handlers (INT and TERM stop, HUP reloads, USR1 logs counters). */
-int loop_init(void);
+ * signal handlers: INT and TERM stop, HUP calls on_reload (in the loop,
+ * between requests), USR1 logs the counters. */
+int loop_init(void (*on_reload)(void));
 uv_loop_t *loop_uv(void);
 
 /* In the daemon after fork: libuv must know. */

@@ -48,6 +48,12 @@ static const char usage[] =
 	"  log=FILE             append messages to FILE\n"
 	"  trace[=FILE]         like --trace, to FILE or the log\n"
 	"  stats                log the request counters at unmount\n"
+	"  handler_timeout=S    stop a handler that runs this long without waiting\n"
+	"                       (default 10; 0: never)\n"
+	"  memory=SIZE          memory the script's Lua may use, e.g. 512M (default: a\n"
+	"                       quarter of the machine's)\n"
+	"  jit                  compile the script's own code with LuaJIT's JIT (faster\n"
+	"                       loops; a loop compiled so cannot be stopped)\n"
 	"  spin=MICROSECONDS    poll this long for the next request before sleeping\n"
 	"                       (default 50; 0 never polls)\n"
 	"FUSE mount options (-o) such as allow_other, default_permissions, ro,\n"
@@ -79,6 +85,9 @@ struct command_line {
 	int trace;
 	double timeout, negative_timeout;
 	unsigned spin_us;
+	double handler_timeout;
+	double memory_limit;
+	int jit;
 	char *script_path; /* absolute, so that a reload finds it after daemonizing */
 	char *start_dir;   /* where the host was started: moonfs.cwd */
 	char *fuse_opts;  /* comma-separated, for libfuse */
@@ -118,6 +127,29 @@ static int has_fuse_option(const struct command_line *cl, const char *name)
 			return 1;
 		p += n + (end ? 1 : 0);
 	}
+	return 0;
+}
+
+/* A size in bytes, with an optional K, M, G or T (powers of 1024). */
+static int parse_size(const char *what, const char *value, double *out)
+{
+	char *end;
+	double v = value ? strtod(value, &end) : -1;
+	double unit = 1;
+	if (value && *end && !end[1]) {
+		const char *units = "KMGT";
+		const char *u = strchr(units, *end & ~0x20);
+		if (u) {
+			for (const char *p = units; p <= u; p++)
+				unit *= 1024;
+			end++;
+		}
+	}
+	if (!value || *end || !(v >= 0 && v * unit <= 1e18)) {
+		fprintf(stderr, "moonfs: -o %s needs a size such as 512M or 4G\n", what);
+		return -1;
+	}
+	*out = v * unit;
 	return 0;
 }
 
@@ -162,6 +194,12 @@ static int take_option(struct command_line *cl, char *item)
 		return parse_number("timeout", value, "seconds", &cl->timeout);
 	else if (strcmp(item, "negative_timeout") == 0)
 		return parse_number("negative_timeout", value, "seconds", &cl->negative_timeout);
+	else if (strcmp(item, "handler_timeout") == 0)
+		return parse_number("handler_timeout", value, "seconds", &cl->handler_timeout);
+	else if (strcmp(item, "memory") == 0)
+		return parse_size("memory", value, &cl->memory_limit);
+	else if (strcmp(item, "jit") == 0)
+		cl->jit = 1;
 	else if (strcmp(item, "spin") == 0) {
 		double us;
 		if (parse_number("spin", value, "microseconds", &us) != 0)
@@ -220,6 +258,9 @@ static int parse_command_line(int argc, char **argv, struct command_line *cl)
 	cl->passthrough = 1;
 	cl->timeout = -1;
 	cl->spin_us = 50;
+	cl->handler_timeout = 10;
+	/* Lua's memory: a quarter of the machine's by default */
+	cl->memory_limit = (double)sysconf(_SC_PHYS_PAGES) * (double)sysconf(_SC_PAGESIZE) / 4;
 	for (int i = 1; i < argc; i++) {
 		const char *a = argv[i];
 		if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
@@ -288,7 +329,8 @@ static int resolve_paths(struct command_line *cl)
  * a directory. */
 static int check_script(const struct command_line *cl)
 {
-	int warnings = bridge_open(cl->script_path, cl->start_dir, &cl->script_opts);
+	struct bridge_settings settings = { &cl->script_opts, (size_t)cl->memory_limit, cl->jit, NULL };
+	int warnings = bridge_open(cl->script_path, cl->start_dir, &settings);
 	if (warnings < 0) {
 		bridge_close();
 		return 1;
@@ -338,6 +380,11 @@ int main(int argc, char **argv)
 	return rc;
 }
 
+static void reload_script(void)
+{
+	bridge_reload();
+}
+
 /* Loads the script, mounts, serves until unmounted, cleans up. */
 static int mount_and_serve(struct command_line *cl, char *argv0)
 {
@@ -354,13 +401,16 @@ static int mount_and_serve(struct command_line *cl, char *argv0)
 		return 1;
 	}
 	nodes_init();
-	if (loop_init() != 0) {
+	if (loop_init(reload_script) != 0) {
 		fprintf(stderr, "moonfs: cannot start the event loop\n");
 		return 1;
 	}
 	watchdog_start();
-	files_claim_fds(1); /* standard streams, log, trace */
-	if (bridge_open(cl->script_path, cl->start_dir, &cl->script_opts) < 0) {
+	watchdog_set_timeout(cl->handler_timeout);
+	files_claim_fds(1); /* standard streams, log, trace, the loop's own */
+	struct bridge_settings settings = { &cl->script_opts, (size_t)cl->memory_limit, cl->jit,
+					    loop_uv() };
+	if (bridge_open(cl->script_path, cl->start_dir, &settings) < 0) {
 		bridge_close();
 		return 1;
 	}
@@ -429,6 +479,7 @@ static int mount_and_serve(struct command_line *cl, char *argv0)
 
 	/* An unmount or SIGINT/SIGTERM ends serving: both clean ends. */
 	int serve_rc = loop_serve(se, cl->spin_us);
+	request_cancel_waiting();
 	rc = serve_rc == 0 ? 0 : 1;
 	if (rc)
 		log_msg("reading the FUSE device failed: %s", strerror(-serve_rc));

@@ -39,7 +39,8 @@ void ops_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	r->fi = *fi;
 	if (request_path(r, n, NULL, 0) != 0)
 		return;
-	if (!(r->of = files_new(n))) {
+	request_use_open(r, files_new(n));
+	if (!r->of) {
 		request_reply_err(r, ENOMEM);
 		return;
 	}
@@ -117,7 +118,7 @@ void ops_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		 struct fuse_file_info *fi)
 {
 	struct request *r = request_begin(req, OP_readdir);
-	r->of = files_of(fi);
+	request_use_open(r, files_of(fi));
 	r->size = size;
 	r->offset = off;
 	if (!r->of) {
@@ -143,7 +144,8 @@ static void dir_released(struct request *r, int rc)
 void ops_releasedir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	struct request *r = request_begin(req, OP_releasedir);
-	struct open_file *of = r->of = files_of(fi);
+	struct open_file *of = files_of(fi);
+	request_use_open(r, of);
 	int call = ops_with_handler(r, OP_releasedir, nodes_get(ino));
 	if (call > 0)
 		request_call(r, OP_releasedir, dir_released, "sh", r->path.s,
@@ -162,7 +164,7 @@ static void dir_synced(struct request *r, int rc)
 void ops_fsyncdir(fuse_req_t req, fuse_ino_t ino, int datasync, struct fuse_file_info *fi)
 {
 	struct request *r = request_begin(req, OP_fsyncdir);
-	r->of = files_of(fi);
+	request_use_open(r, files_of(fi));
 	int call = ops_with_handler(r, OP_fsyncdir, nodes_get(ino));
 	if (call > 0) {
 		request_call(r, OP_fsyncdir, dir_synced, "sbh", r->path.s, datasync,

@@ -73,7 +73,8 @@ void ops_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		trace_args(&r->trace, "flags=0%o", fi->flags);
 	if (request_path(r, n, NULL, 0) != 0)
 		return;
-	if (!(r->of = files_new(n))) {
+	request_use_open(r, files_new(n));
+	if (!r->of) {
 		request_reply_err(r, ENOMEM);
 		return;
 	}
@@ -117,7 +118,8 @@ void ops_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode
 		trace_args(&r->trace, "mode=%o flags=0%o", mode, fi->flags);
 	if (request_path(r, nodes_get(parent), name, 0) != 0)
 		return;
-	if (!(r->of = files_new(NULL))) {
+	request_use_open(r, files_new(NULL));
+	if (!r->of) {
 		request_reply_err(r, ENOMEM);
 		return;
 	}
@@ -223,7 +225,7 @@ static void flushed(struct request *r, int rc)
 void ops_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	struct request *r = request_begin(req, OP_flush);
-	r->of = files_of(fi);
+	request_use_open(r, files_of(fi));
 	int call = ops_with_handler(r, OP_flush, nodes_get(ino));
 	if (call > 0)
 		request_call(r, OP_flush, flushed, "sh", r->path.s, r->of ? r->of->handle : BRIDGE_NOREF);
@@ -246,7 +248,8 @@ static void released(struct request *r, int rc)
 void ops_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	struct request *r = request_begin(req, OP_release);
-	struct open_file *of = r->of = files_of(fi);
+	struct open_file *of = files_of(fi);
+	request_use_open(r, of);
 	int call = ops_with_handler(r, OP_release, nodes_get(ino));
 	if (call > 0) {
 		request_call(r, OP_release, released, "sh", r->path.s, of ? of->handle : BRIDGE_NOREF);
@@ -266,7 +269,7 @@ static void synced(struct request *r, int rc)
 void ops_fsync(fuse_req_t req, fuse_ino_t ino, int datasync, struct fuse_file_info *fi)
 {
 	struct request *r = request_begin(req, OP_fsync);
-	r->of = files_of(fi);
+	request_use_open(r, files_of(fi));
 	int call = ops_with_handler(r, OP_fsync, nodes_get(ino));
 	if (call > 0) {
 		request_call(r, OP_fsync, synced, "sbh", r->path.s, datasync,
@@ -287,7 +290,7 @@ void ops_fallocate(fuse_req_t req, fuse_ino_t ino, int mode, off_t offset, off_t
 		   struct fuse_file_info *fi)
 {
 	struct request *r = request_begin(req, OP_fallocate);
-	r->of = files_of(fi);
+	request_use_open(r, files_of(fi));
 	if (!bridge_has(OP_fallocate)) {
 		int fd = r->of ? r->of->fd : -1;
 		int err = fd < 0 ? ENOSYS : fallocate(fd, mode, offset, length) == 0 ? 0 : errno;

@@ -43,7 +43,7 @@ void ops_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	struct request *r = request_begin(req, OP_getattr);
 	struct node *n = nodes_get(ino);
-	r->of = files_handle_for(n, fi);
+	request_use_open(r, files_handle_for(n, fi));
 	if (request_path(r, n, NULL, files_reachable(r->of)) == 0)
 		ops_ask_stat(r, r->of ? r->of->handle : BRIDGE_NOREF, got_attr);
 }
@@ -58,7 +58,7 @@ void ops_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int valid,
 {
 	struct request *r = request_begin(req, OP_setattr);
 	struct node *n = nodes_get(ino);
-	r->of = files_handle_for(n, fi);
+	request_use_open(r, files_handle_for(n, fi));
 	if (r->trace.active)
 		trace_args(&r->trace, "valid=0x%x", valid);
 	if (request_path(r, n, NULL, files_reachable(r->of)) == 0)

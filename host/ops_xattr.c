@@ -14,7 +14,7 @@
 static int begin_xattr(struct request *r, fuse_ino_t ino)
 {
 	struct node *n = nodes_get(ino);
-	r->of = files_handle_for(n, NULL);
+	request_use_open(r, files_handle_for(n, NULL));
 	return request_path(r, n, NULL, files_reachable(r->of));
 }
 

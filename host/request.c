@@ -2,17 +2,22 @@
 #include "request.h"
 
 #include <errno.h>
+#include <stddef.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "device.h"
+#include "files.h"
+#include "log.h"
 #include "stats.h"
 
 #define NAME_MAX_BYTES 255
 
 /* Finished requests, for reuse: most requests cost no allocation. */
 static struct request *pool;
+/* Requests whose handler waits. */
+static struct request *waiting;
 
 struct request *request_begin(fuse_req_t req, enum op op)
 {
@@ -35,7 +40,8 @@ struct request *request_begin(fuse_req_t req, enum op op)
 	r->mode = 0;
 	r->finish = NULL;
 	r->stat_done = NULL;
-	r->call.base = -1; /* no results held */
+	r->call.thread = NULL; /* no results held */
+	r->interrupted = 0;
 	r->call.timed = trace_enabled;
 	const struct fuse_ctx *ctx = fuse_req_ctx(req);
 	r->caller = (struct bridge_caller){ req, ctx->uid, ctx->gid, ctx->pid, ctx->umask };
@@ -60,10 +66,10 @@ static void end(struct request *r, int err)
 {
 	if (r->trace.active)
 		trace_end(&r->trace, err);
-	if (r->call.base >= 0) {
+	if (r->call.thread)
 		bridge_done(&r->call);
-		r->call.base = -1;
-	}
+	if (r->of)
+		files_drop(r->of);
 	if (r->node)
 		nodes_drop(r->node);
 	if (r->node2)
@@ -104,6 +110,13 @@ static int build(struct request *r, struct request_path *p, struct node *n, cons
 	}
 	p->len = len;
 	return 0;
+}
+
+void request_use_open(struct request *r, struct open_file *of)
+{
+	r->of = of;
+	if (of)
+		files_hold(of);
 }
 
 void request_hold(struct request *r, struct node *n)
@@ -155,19 +168,76 @@ int request_path2(struct request *r, struct node *n, const char *name)
 
 /* ---- calls ---- */
 
+static void unlist(struct request *r)
+{
+	if (r->prev_waiting)
+		r->prev_waiting->next_waiting = r->next_waiting;
+	else
+		waiting = r->next_waiting;
+	if (r->next_waiting)
+		r->next_waiting->prev_waiting = r->prev_waiting;
+}
+
+/* The handler of a request that waited has ended. */
+static void call_done(struct bridge_call *c, int rc)
+{
+	struct request *r = (struct request *)((char *)c - offsetof(struct request, call));
+	unlist(r);
+	if (r->trace.active)
+		r->trace.lua_ns += r->call.lua_ns;
+	r->finish(r, r->interrupted ? -EINTR : rc);
+}
+
+/* The caller gave up (a signal): the handler is woken at its wait point
+ * with an error it may catch to clean up; the answer is EINTR. */
+static void on_interrupt(fuse_req_t req, void *data)
+{
+	(void)req;
+	struct request *r = data;
+	r->interrupted = 1;
+	bridge_cancel(&r->call);
+}
+
 void request_call(struct request *r, enum op handler, void (*finish)(struct request *r, int rc),
 		  const char *fmt, ...)
 {
-	if (r->call.base >= 0) /* the results of an earlier call are done with */
+	if (r->call.thread) /* the results of an earlier call are done with */
 		bridge_done(&r->call);
 	r->finish = finish;
+	r->call.done = call_done;
 	va_list ap;
 	va_start(ap, fmt);
 	int rc = bridge_vcall(&r->call, handler, r->path.s, fmt, ap);
 	va_end(ap);
-	if (r->trace.active)
-		r->trace.lua_ns += r->call.lua_ns;
-	finish(r, rc);
+	if (rc != BRIDGE_WAITING) {
+		if (r->trace.active)
+			r->trace.lua_ns += r->call.lua_ns;
+		finish(r, rc);
+		return;
+	}
+	r->prev_waiting = NULL;
+	r->next_waiting = waiting;
+	if (waiting)
+		waiting->prev_waiting = r;
+	waiting = r;
+	fuse_req_interrupt_func(r->req, on_interrupt, r); /* may call it at once */
+}
+
+void request_cancel_waiting(void)
+{
+	for (int round = 0; waiting && round < 2; round++)
+		for (struct request *r = waiting, *next; r; r = next) {
+			next = r->next_waiting;
+			r->interrupted = 1;
+			bridge_cancel(&r->call);
+		}
+	while (waiting) { /* handlers that caught the cancellation and wait again */
+		struct request *r = waiting;
+		unlist(r);
+		log_msg("handler '%s' (%s) still waited at exit", op_names[r->call.op],
+			r->path.s ? r->path.s : "");
+		request_reply_err(r, EINTR);
+	}
 }
 
 /* ---- replies ---- */

@@ -45,7 +45,9 @@ struct request {
 	/* For operations that ask getattr on their way (lookup, create, ...). */
 	void (*stat_done)(struct request *r, int err, struct stat *st);
 	struct trace_record trace;
+	unsigned interrupted : 1;
 	struct request *next_free;
+	struct request *prev_waiting, *next_waiting; /* while its handler waits */
 };
 
 /* Starts a request: counts it, notes its caller, starts its trace line. */
@@ -60,6 +62,9 @@ int request_path2(struct request *r, struct node *n, const char *name);
 
 /* Holds n for the request without building a path. */
 void request_hold(struct request *r, struct node *n);
+
+/* The open the request is about (NULL: none), held while it lives. */
+void request_use_open(struct request *r, struct open_file *of);
 
 /* Calls the script's handler for `handler` (usually r->op; lookup asks
  * getattr) with the arguments of `fmt` (see bridge_call), then
@@ -86,6 +91,10 @@ void request_reply_xattr_size(struct request *r, size_t size);
 /* Reads size bytes at off from fd (at its own position when !seekable)
  * and replies with them. */
 void request_reply_from_fd(struct request *r, int fd, size_t size, off_t off, int seekable);
+
+/* At the end of serving: every request whose handler still waits is
+ * cancelled and answered (EINTR). */
+void request_cancel_waiting(void);
 
 /* Frees the pool of finished requests (at exit). */
 void request_free_pool(void);

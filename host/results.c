@@ -14,7 +14,8 @@
 
 #define NAME_MAX_BYTES 255
 
-/* The stack index of result i, or 0 when the handler returned fewer. */
+/* The stack index of result i on c->thread, or 0 when the handler
+ * returned fewer. */
 static int result_at(const struct bridge_call *c, int i)
 {
 	return i >= 1 && i <= c->nresults ? c->base + i : 0;
@@ -23,11 +24,11 @@ static int result_at(const struct bridge_call *c, int i)
 enum bridge_kind bridge_result_kind(const struct bridge_call *c, int i)
 {
 	int at = result_at(c, i);
-	if (!at || lua_isnil(bridge_L, at))
+	if (!at || lua_isnil(c->thread, at))
 		return BRIDGE_NONE;
-	if (stat_value_get(bridge_L, at))
+	if (stat_value_get(c->thread, at))
 		return BRIDGE_STAT;
-	return lua_type(bridge_L, at) == LUA_TTABLE ? BRIDGE_TABLE : BRIDGE_OTHER;
+	return lua_type(c->thread, at) == LUA_TTABLE ? BRIDGE_TABLE : BRIDGE_OTHER;
 }
 
 int bridge_result_stat(const struct bridge_call *c, int i, struct stat *st)
@@ -36,7 +37,7 @@ int bridge_result_stat(const struct bridge_call *c, int i, struct stat *st)
 	if (!at)
 		return bridge_bad_result(c, "returned nothing; return a stat table, or nil, \"ENOENT\"");
 	const char *why;
-	if (values_to_stat(bridge_L, at, st, &why) != 0)
+	if (values_to_stat(c->thread, at, st, &why) != 0)
 		return bridge_bad_result(c, why);
 	return 0;
 }
@@ -44,10 +45,10 @@ int bridge_result_stat(const struct bridge_call *c, int i, struct stat *st)
 int bridge_result_statvfs(const struct bridge_call *c, int i, struct statvfs *sv)
 {
 	int at = result_at(c, i);
-	if (!at || lua_type(bridge_L, at) != LUA_TTABLE)
+	if (!at || lua_type(c->thread, at) != LUA_TTABLE)
 		return bridge_bad_result(c, "must return a table such as {blocks = ...}");
 	const char *why;
-	if (values_to_statvfs(bridge_L, at, sv, &why) != 0)
+	if (values_to_statvfs(c->thread, at, sv, &why) != 0)
 		return bridge_bad_result(c, why);
 	return 0;
 }
@@ -56,9 +57,9 @@ int bridge_result_bytes(const struct bridge_call *c, int i, const char **data, s
 			const char *need)
 {
 	int at = result_at(c, i);
-	if (!at || lua_type(bridge_L, at) != LUA_TSTRING)
+	if (!at || lua_type(c->thread, at) != LUA_TSTRING)
 		return bridge_bad_result(c, need);
-	*data = lua_tolstring(bridge_L, at, len);
+	*data = lua_tolstring(c->thread, at, len);
 	return 0;
 }
 
@@ -66,7 +67,7 @@ int bridge_result_count(const struct bridge_call *c, int i, uint64_t max, uint64
 			const char *need)
 {
 	int at = result_at(c, i);
-	if (!at || values_to_u64(bridge_L, at, max, out) != 0)
+	if (!at || values_to_u64(c->thread, at, max, out) != 0)
 		return bridge_bad_result(c, need);
 	return 0;
 }
@@ -74,10 +75,10 @@ int bridge_result_count(const struct bridge_call *c, int i, uint64_t max, uint64
 bridge_ref bridge_result_keep(const struct bridge_call *c, int i)
 {
 	int at = result_at(c, i);
-	if (!at || lua_isnil(bridge_L, at))
+	if (!at || lua_isnil(c->thread, at))
 		return BRIDGE_NOREF;
-	lua_pushvalue(bridge_L, at);
-	return luaL_ref(bridge_L, LUA_REGISTRYINDEX);
+	lua_pushvalue(c->thread, at);
+	return luaL_ref(c->thread, LUA_REGISTRYINDEX);
 }
 
 void bridge_unref(bridge_ref ref)
@@ -91,7 +92,7 @@ void bridge_unref(bridge_ref ref)
 /* {direct_io = true, keep_cache = true, nonseekable = true} */
 static int read_open_options(const struct bridge_call *c, int at, struct open_result *out)
 {
-	lua_State *L = bridge_L;
+	lua_State *L = c->thread;
 	if (lua_type(L, at) != LUA_TTABLE)
 		return bridge_bad_result(c, "returned options that are not a table such as "
 					    "{direct_io = true}");
@@ -123,7 +124,7 @@ static int looks_like_options(lua_State *L, int at)
 
 int bridge_result_open(const struct bridge_call *c, struct open_result *out)
 {
-	lua_State *L = bridge_L;
+	lua_State *L = c->thread;
 	memset(out, 0, sizeof *out);
 	out->handle = BRIDGE_NOREF;
 	out->fd = -1;
@@ -224,7 +225,7 @@ static const char *entry_details(lua_State *L, int types, int inos, int i,
 
 int bridge_result_listing(const struct bridge_call *c, struct listing *out)
 {
-	lua_State *L = bridge_L;
+	lua_State *L = c->thread;
 	memset(out, 0, sizeof *out);
 	int names = result_at(c, 1), types = result_at(c, 2), inos = result_at(c, 3);
 	if (!names || lua_type(L, names) != LUA_TTABLE)
@@ -270,7 +271,7 @@ int bridge_result_listing(const struct bridge_call *c, struct listing *out)
 
 int bridge_result_names(const struct bridge_call *c, int i, char **list, size_t *len)
 {
-	lua_State *L = bridge_L;
+	lua_State *L = c->thread;
 	int at = result_at(c, i);
 	*list = NULL;
 	*len = 0;

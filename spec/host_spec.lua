@@ -151,7 +151,7 @@ describe("the handler gateway", function()
 
   it("says so when a handler runs long, and still answers", function()
     assert.equal("file", sys.stat(m:path("slow")).type)
-    assert.matches("handler 'getattr' %(/slow%) ran for [%d.]+ s; the host serves one request at a time", m:log_text())
+    assert.matches("handler 'getattr' %(/slow%) ran for [%d.]+ s without waiting; while Lua runs no other request is served", m:log_text())
   end)
 
   it("rejects names longer than 255 bytes", function()

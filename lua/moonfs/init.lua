@@ -229,6 +229,64 @@ function M.log(...)
   if core then core.log(line) else io.stderr:write(line, "\n") end
 end
 
+--- Handlers that wait.
+--
+-- Every handler runs in a coroutine of its own. `moonfs.await` lets it wait
+-- for something that finishes later (a luv request, a timer, a socket)
+-- while the host goes on serving other requests; the handler carries on
+-- when the answer comes, as if the call had simply returned it.
+
+local function pack(...) return { n = select("#", ...), ... } end
+
+--- Calls `fn(..., callback)` and waits until `callback` is called; returns
+-- what the callback was given. This is luv's callback style:
+--
+--     local uv = require("luv")
+--     local err, data = moonfs.await(uv.fs_read, fd, 4096, 0)
+--
+-- Only a handler can wait (not the script while it loads, nor a luv
+-- callback), and only in its own coroutine. When the caller gives up (a
+-- signal interrupts its system call), `await` raises the error
+-- "moonfs: interrupted" there: catch it with pcall to clean up; the caller
+-- gets EINTR whatever the handler returns.
+function M.await(fn, ...)
+  if not core then error("moonfs.await is only available inside the moonfs host", 2) end
+  if not core.waitable() then
+    error("moonfs.await can only wait in a handler (not while the script loads, in a luv "
+      .. "callback, or in a coroutine of the script's own)", 2)
+  end
+  local co = coroutine.running()
+  local pending, waiting, early = true, false, nil
+  local args = pack(...)
+  args.n = args.n + 1
+  args[args.n] = function(...)
+    if not pending then return end -- a second call of the callback: ignored
+    pending = false
+    if waiting then core.wake(co, ...) else early = pack(...) end
+  end
+  fn(unpack(args, 1, args.n))
+  if early then return unpack(early, 1, early.n) end -- answered at once
+  waiting = true
+  local answer = pack(coroutine.yield(core.AWAIT))
+  if answer[1] == core.CANCELLED then
+    pending = false
+    error("moonfs: interrupted (the caller gave up)", 2)
+  end
+  return unpack(answer, 1, answer.n)
+end
+
+--- Waits `seconds` (a handler only; other requests are served meanwhile).
+function M.sleep(seconds)
+  local uv = require("luv")
+  M.await(function(done)
+    local timer = uv.new_timer()
+    timer:start(math.max(0, math.floor(seconds * 1000 + 0.5)), 0, function()
+      timer:close()
+      done()
+    end)
+  end)
+end
+
 --- Turns a failure into the `nil, "ENAME: message", errno` shape.
 function M.fail(err, message)
   local num = type(err) == "number" and err or M.errno[err]
