@@ -5,6 +5,7 @@
 #include <lauxlib.h>
 #include <lua.h>
 #include <stdio.h>
+#include <string.h>
 #include <sys/stat.h>
 #include <sys/types.h>
 #include <sys/xattr.h>
@@ -12,6 +13,7 @@
 #include "bridge_private.h"
 #include "log.h"
 #include "nodes.h"
+#include "notify.h"
 #include "stats.h"
 #include "values.h"
 
@@ -114,6 +116,28 @@ static int core_waitable(lua_State *L)
 	return 1;
 }
 
+/* invalidate(path): the kernel drops what it cached of the file at path
+ * (attributes and data). True when the kernel knows the file. */
+static int core_invalidate(lua_State *L)
+{
+	struct node *n = nodes_find(luaL_checkstring(L, 1));
+	lua_pushboolean(L, n && notify_inode(nodes_id(n)) == 0);
+	return 1;
+}
+
+/* invalidate_entry(dir, name): the kernel drops the name (a file made or
+ * removed elsewhere). True when the kernel knows the directory. */
+static int core_invalidate_entry(lua_State *L)
+{
+	struct node *dir = nodes_find(luaL_checkstring(L, 1));
+	size_t len;
+	const char *name = luaL_checklstring(L, 2, &len);
+	if (len == 0 || len > 255 || memchr(name, '/', len) || memchr(name, '\0', len))
+		return luaL_argerror(L, 2, "not a name");
+	lua_pushboolean(L, dir && notify_entry(nodes_id(dir), name, len) == 0);
+	return 1;
+}
+
 struct constant {
 	const char *name;
 	lua_Number value;
@@ -166,6 +190,8 @@ int luaopen_moonfs_core(lua_State *L)
 		{ "fd", core_fd },
 		{ "wake", core_wake },
 		{ "waitable", core_waitable },
+		{ "invalidate", core_invalidate },
+		{ "invalidate_entry", core_invalidate_entry },
 		{ NULL, NULL },
 	};
 	lua_newtable(L);

@@ -15,6 +15,7 @@
 #include "log.h"
 #include "loop.h"
 #include "nodes.h"
+#include "notify.h"
 #include "ops.h"
 #include "passthrough.h"
 #include "request.h"
@@ -475,11 +476,14 @@ static int mount_and_serve(struct command_line *cl, char *argv0)
 		log_daemonized();
 	}
 	watchdog_start(); /* again in the daemon: threads do not survive fork */
+	if (notify_start(se) != 0)
+		goto out_unmount;
 	files_claim_fds(1); /* the FUSE device, syslog */
 
 	/* An unmount or SIGINT/SIGTERM ends serving: both clean ends. */
 	int serve_rc = loop_serve(se, cl->spin_us);
 	request_cancel_waiting();
+	notify_stop();
 	rc = serve_rc == 0 ? 0 : 1;
 	if (rc)
 		log_msg("reading the FUSE device failed: %s", strerror(-serve_rc));

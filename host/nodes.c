@@ -440,6 +440,24 @@ void nodes_renamed(struct node *from_parent, const char *from_name, struct node 
 	}
 }
 
+struct node *nodes_find(const char *path)
+{
+	struct node *n = &root;
+	while (*path) {
+		while (*path == '/')
+			path++;
+		size_t len = strcspn(path, "/");
+		if (!len)
+			break;
+		struct dentry *d = find_hashed(n, path, len, name_hash(n, path, len));
+		if (!d)
+			return NULL;
+		n = d->node;
+		path += len;
+	}
+	return n;
+}
+
 int nodes_named(const struct node *n)
 {
 	while (n != &root && n->names)

@@ -92,6 +92,9 @@ void nodes_unlinked(struct node *parent, const char *name);
 void nodes_renamed(struct node *from_parent, const char *from_name, struct node *to_parent,
 		   const char *to_name, int exchange);
 
+/* The node the kernel knows at path ("/a/b"), or NULL. */
+struct node *nodes_find(const char *path);
+
 /* n and every directory above it still have a name: its path is its own. */
 int nodes_named(const struct node *n);
 

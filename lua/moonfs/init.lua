@@ -287,6 +287,27 @@ function M.sleep(seconds)
   end)
 end
 
+--- Telling the kernel that something changed behind its back.
+--
+-- The kernel caches names and attributes for `timeout` seconds and file
+-- data until the file changes through the mount. When the truth changes
+-- elsewhere (another mount of a shared store, the server, a timer), say so:
+
+--- The kernel drops what it cached of the file at `path`: attributes and
+-- data. Returns true when the kernel knew the file (else nothing was
+-- cached). Costs one message to the kernel, sent from a thread of its own.
+function M.invalidate(path)
+  if not core then return false end
+  return core.invalidate(path)
+end
+
+--- The kernel drops the name `name` in directory `dir` (a file created or
+-- removed elsewhere): its next use looks it up again.
+function M.invalidate_entry(dir, name)
+  if not core then return false end
+  return core.invalidate_entry(dir, name)
+end
+
 --- Turns a failure into the `nil, "ENAME: message", errno` shape.
 function M.fail(err, message)
   local num = type(err) == "number" and err or M.errno[err]

@@ -1,0 +1,19 @@
+/* Telling the kernel that something changed behind its back (another
+ * mount, a server, a timer): cached attributes and data of a file, or a
+ * name, are dropped. The notifications are written from a thread of their
+ * own: the kernel takes the directory's lock to drop a name, and a request
+ * in that directory whose handler waits may hold it, so writing them from
+ * the loop could block the very handler that would release it. */
+#ifndef MOONFS_NOTIFY_H
+#define MOONFS_NOTIFY_H
+
+#include <fuse_lowlevel.h>
+
+int notify_start(struct fuse_session *se);
+void notify_stop(void);
+
+/* Queue a notification; 0, or -1 when the host is not serving. */
+int notify_inode(fuse_ino_t ino);
+int notify_entry(fuse_ino_t parent, const char *name, size_t len);
+
+#endif
