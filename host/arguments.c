@@ -1,6 +1,8 @@
 /* A handler's arguments, pushed by the short format of bridge_call. */
 #define _GNU_SOURCE
 #include <lauxlib.h>
+#include <fcntl.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "bridge_private.h"
@@ -49,6 +51,29 @@ static void push_changes(lua_State *L, int valid, const struct stat *attr)
 	}
 }
 
+/* A POSIX lock as a table: {type = "read" | "write" | "unlock", start,
+ * end (absent: to the end of the file), pid, owner (a hex string: the
+ * kernel's lock owner, which tells apart the holders that share a pid)}. */
+static void push_lock(lua_State *L, const struct flock *lock, uint64_t owner)
+{
+	lua_createtable(L, 0, 5);
+	lua_pushstring(L, lock->l_type == F_RDLCK ? "read" : lock->l_type == F_WRLCK ? "write"
+										      : "unlock");
+	lua_setfield(L, -2, "type");
+	lua_pushnumber(L, (lua_Number)lock->l_start);
+	lua_setfield(L, -2, "start");
+	if (lock->l_len > 0) {
+		lua_pushnumber(L, (lua_Number)(lock->l_start + lock->l_len - 1));
+		lua_setfield(L, -2, "end");
+	}
+	lua_pushinteger(L, lock->l_pid);
+	lua_setfield(L, -2, "pid");
+	char hex[24];
+	snprintf(hex, sizeof hex, "%016llx", (unsigned long long)owner);
+	lua_pushstring(L, hex);
+	lua_setfield(L, -2, "owner");
+}
+
 int bridge_push_args(lua_State *L, const char *fmt, va_list ap)
 {
 	int n = 0;
@@ -77,6 +102,11 @@ int bridge_push_args(lua_State *L, const char *fmt, va_list ap)
 				lua_pushnil(L);
 			else
 				lua_rawgeti(L, LUA_REGISTRYINDEX, ref);
+			break;
+		}
+		case 'L': {
+			const struct flock *lock = va_arg(ap, const struct flock *);
+			push_lock(L, lock, va_arg(ap, uint64_t));
 			break;
 		}
 		case 'A': {

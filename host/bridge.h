@@ -103,6 +103,7 @@ struct bridge_call {
  *   b  int                        a boolean
  *   h  bridge_ref                 a kept value (nil for BRIDGE_NOREF)
  *   A  int valid, const struct stat *   setattr's table of changes
+ *   L  const struct flock *, uint64_t owner   a lock table
  * Returns the number of results (trailing nils dropped), or -errno: the
  * one the handler returned with `nil, err`; -EIO when it raised or gave an
  * error that is not an errno (logged); -ENOSYS when the script has no such
@@ -181,6 +182,11 @@ void bridge_listing_free(struct listing *l);
 /* listxattr's names joined with NUL terminators, in memory the caller
  * frees; bad names are skipped and logged. */
 int bridge_result_names(const struct bridge_call *c, int i, char **list, size_t *len);
+
+/* A lock table (getlk's answer) into *lock; nil is "no lock in the way"
+ * (F_UNLCK). */
+struct flock;
+int bridge_result_lock(const struct bridge_call *c, int i, struct flock *lock);
 
 /* Logs that the handler of `c` returned something unusable; returns -EIO. */
 int bridge_bad_result(const struct bridge_call *c, const char *why);

@@ -137,8 +137,12 @@ static void op_init(void *userdata, struct fuse_conn_info *conn)
 	(void)userdata;
 	stats.requests[OP_init]++;
 	passthrough_init(conn);
-	/* Scripts that never implemented these must not see them. */
-	conn->want &= ~(FUSE_CAP_POSIX_LOCKS | FUSE_CAP_FLOCK_LOCKS);
+	/* Locks go to the script only when it has the handlers; otherwise the
+	 * kernel keeps them locally, right for a single mount. */
+	if (!bridge_has(OP_getlk) || !bridge_has(OP_setlk))
+		conn->want &= ~FUSE_CAP_POSIX_LOCKS;
+	if (!bridge_has(OP_flock))
+		conn->want &= ~FUSE_CAP_FLOCK_LOCKS;
 	bridge_call_simple(OP_init);
 }
 
@@ -239,4 +243,10 @@ const struct fuse_lowlevel_ops moonfs_ops = {
 	.removexattr = ops_removexattr,
 	.access = op_access,
 	.fallocate = ops_fallocate,
+	.lseek = ops_lseek,
+	.copy_file_range = ops_copy_file_range,
+	.ioctl = ops_ioctl,
+	.getlk = ops_getlk,
+	.setlk = ops_setlk,
+	.flock = ops_flock,
 };

@@ -342,3 +342,28 @@ void request_reply_from_fd(struct request *r, int fd, size_t size, off_t off, in
 	buf.buf[0].pos = off;
 	fuse_reply_data(req, &buf, FUSE_BUF_SPLICE_MOVE);
 }
+
+void request_reply_lock(struct request *r, const struct flock *lock)
+{
+	fuse_req_t req = r->req;
+	struct flock copy = *lock;
+	end(r, 0);
+	fuse_reply_lock(req, &copy);
+}
+
+void request_reply_lseek(struct request *r, off_t off)
+{
+	fuse_req_t req = r->req;
+	end(r, 0);
+	fuse_reply_lseek(req, off);
+}
+
+void request_reply_ioctl(struct request *r, int result, const void *data, size_t len)
+{
+	fuse_req_t req = r->req;
+	/* data may live among the handler's results: reply before ending */
+	if (r->trace.active)
+		trace_end(&r->trace, 0);
+	fuse_reply_ioctl(req, result, data, len);
+	end(r, 0);
+}

@@ -8,6 +8,7 @@
 #define MOONFS_REQUEST_H
 
 #include <fuse_lowlevel.h>
+#include <fcntl.h>
 #include <stdint.h>
 
 #include "bridge.h"
@@ -88,6 +89,9 @@ void request_reply_readlink(struct request *r, const char *target);
 void request_reply_write(struct request *r, size_t written);
 void request_reply_statfs(struct request *r, const struct statvfs *sv);
 void request_reply_xattr_size(struct request *r, size_t size);
+void request_reply_lock(struct request *r, const struct flock *lock);
+void request_reply_lseek(struct request *r, off_t off);
+void request_reply_ioctl(struct request *r, int result, const void *data, size_t len);
 /* Reads size bytes at off from fd (at its own position when !seekable)
  * and replies with them. */
 void request_reply_from_fd(struct request *r, int fd, size_t size, off_t off, int seekable);

@@ -5,6 +5,7 @@
 #include <lauxlib.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
 #include <sys/stat.h>
 
 #include "bridge_private.h"
@@ -296,5 +297,35 @@ int bridge_result_names(const struct bridge_call *c, int i, char **list, size_t 
 			return -ENOMEM;
 		}
 	}
+	return 0;
+}
+
+int bridge_result_lock(const struct bridge_call *c, int i, struct flock *lock)
+{
+	lua_State *L = c->thread;
+	int at = result_at(c, i);
+	memset(lock, 0, sizeof *lock);
+	lock->l_whence = SEEK_SET;
+	lock->l_type = F_UNLCK;
+	if (!at || lua_isnil(L, at))
+		return 0;
+	const char *need = "must return nil (no lock in the way) or a lock table {type = \"read\" "
+			   "or \"write\", start = , end = , pid = }";
+	if (lua_type(L, at) != LUA_TTABLE)
+		return bridge_bad_result(c, need);
+	lua_getfield(L, at, "type");
+	const char *type = lua_tostring(L, -1);
+	lock->l_type = !type ? -1 : strcmp(type, "read") == 0 ? F_RDLCK
+		     : strcmp(type, "write") == 0 ? F_WRLCK : strcmp(type, "unlock") == 0 ? F_UNLCK : -1;
+	lua_pop(L, 1);
+	uint64_t start = 0, end = UINT64_MAX, pid = 0;
+	const char *why = NULL;
+	if (lock->l_type == -1 || values_get_u64(L, at, "start", INT64_MAX, &start, &why) ||
+	    values_get_u64(L, at, "end", INT64_MAX, &end, &why) ||
+	    values_get_u64(L, at, "pid", INT32_MAX, &pid, &why) || (end != UINT64_MAX && end < start))
+		return bridge_bad_result(c, why ? why : need);
+	lock->l_start = (off_t)start;
+	lock->l_len = end == UINT64_MAX ? 0 : (off_t)(end - start + 1);
+	lock->l_pid = (pid_t)pid;
 	return 0;
 }

@@ -13,13 +13,13 @@ describe("the handler reference", function()
   it("documents exactly the handlers the host implements", function()
     local implemented, documented = {}, {}
     -- host/oplist.h: X(name, 1) marks a script handler
-    for name, is_handler in read("host/oplist.h"):gmatch("X%((%w+), ([01])%)") do
+    for name, is_handler in read("host/oplist.h"):gmatch("X%(([%w_]+), ([01])%)") do
       if is_handler == "1" then implemented[name] = true end
     end
     local readme = read("README.md")
     local reference = readme:match("## Handler reference(.-)\n## ")
     assert.is_truthy(reference, "README.md has no '## Handler reference' section")
-    for name in reference:gmatch("\n#### `(%w+)%(") do documented[name] = true end
+    for name in reference:gmatch("\n#### `([%w_]+)%(") do documented[name] = true end
     local missing, extra = {}, {}
     for name in pairs(implemented) do if not documented[name] then missing[#missing + 1] = name end end
     for name in pairs(documented) do if not implemented[name] then extra[#extra + 1] = name end end
