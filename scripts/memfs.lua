@@ -22,8 +22,10 @@ local moonfs = require("moonfs")
 local bit = require("bit")
 local band, bor = bit.band, bit.bor
 
-local BLOCK = 64 * 1024            -- file data is kept in blocks of this size
-local ZEROS = ("\0"):rep(BLOCK)    -- for filling holes
+local blocks = require("moonfs.blocks") -- file data in compact blocks of C memory
+-- Collect garbage (the strings of written data) before memory grows a
+-- fifth past what is live, not the default double: memfs's memory is its files.
+collectgarbage("setpause", 120)
 local CAPACITY = 1024 * 1024 * 1024 -- what statfs reports as the total size
 local MAX_INODES = 1024 * 1024     -- what statfs reports as the inode total
 local MAX_FILE_SIZE = 2 ^ 44       -- 16 TiB, as on ext4: beyond it EFBIG
@@ -54,7 +56,7 @@ local function new_inode(kind, perm, parent)
     size = kind == "dir" and 4096 or 0, atime = t, mtime = t, ctime = t, xattrs = {},
   }
   state.next_ino = state.next_ino + 1
-  if kind == "dir" then node.entries = {} elseif kind == "file" then node.blocks = {} end
+  if kind == "dir" then node.entries = {} elseif kind == "file" then node.data = blocks.new() end
   return node
 end
 
@@ -73,6 +75,7 @@ local function stat(node, err)
   return {
     ino = node.ino, type = node.type, perm = node.perm, nlink = node.nlink,
     uid = node.uid, gid = node.gid, size = node.size, rdev = node.rdev,
+    blocks = node.data and math.ceil(node.data:held_bytes() / 512), -- holes take no room
     atime = node.atime, mtime = node.mtime, ctime = node.ctime,
   }
 end
@@ -132,60 +135,14 @@ local function make(path, kind, perm, fields)
 end
 
 ---------------------------------------------------------------- file data
--- Block i (from 0) holds bytes [i*BLOCK, (i+1)*BLOCK). A block may be
--- missing or shorter than BLOCK: the bytes it lacks, up to the file size,
--- read as zeros. Writing a whole block stores the caller's string as is, so
--- large sequential writes cost no copying beyond one substring per block.
-
-local function read_data(node, size, offset)
-  local stop = math.min(offset + size, node.size)
-  local parts, pos = {}, offset
-  while pos < stop do
-    local i = math.floor(pos / BLOCK)
-    local at = pos - i * BLOCK
-    local n = math.min(BLOCK - at, stop - pos)
-    local piece = (node.blocks[i] or ""):sub(at + 1, at + n)
-    if #piece < n then piece = piece .. ZEROS:sub(1, n - #piece) end
-    parts[#parts + 1] = piece
-    pos = pos + n
-  end
-  return table.concat(parts)
-end
-
-local function write_data(node, data, offset)
-  local done = 0
-  while done < #data do
-    local pos = offset + done
-    local i = math.floor(pos / BLOCK)
-    local at = pos - i * BLOCK
-    local n = math.min(BLOCK - at, #data - done)
-    local piece = data:sub(done + 1, done + n)
-    local old = node.blocks[i] or ""
-    if at == 0 and n >= #old then
-      node.blocks[i] = piece -- replaces everything the block held
-    else
-      if #old < at then old = old .. ZEROS:sub(1, at - #old) end
-      node.blocks[i] = old:sub(1, at) .. piece .. old:sub(at + n + 1)
-    end
-    done = done + n
-  end
-  node.size = math.max(node.size, offset + #data)
-end
+-- node.data holds the bytes (moonfs.blocks: holes read as zeros, and cost
+-- nothing); node.size says how many there are.
 
 -- Truncates or extends. Growing only changes the size (the new bytes read
 -- as zeros); shrinking must also drop the data, or growing again later
--- would bring old bytes back. Only blocks that exist are visited: a file
--- grown to 16 TiB and cut back holds no more blocks than it was written.
+-- would bring old bytes back.
 local function set_size(node, size)
-  if size < node.size then
-    local keep = size % BLOCK
-    local last = (size - keep) / BLOCK -- the block the new end falls in
-    for i in pairs(node.blocks) do
-      if i > last then node.blocks[i] = nil end
-    end
-    local block = node.blocks[last]
-    node.blocks[last] = block and keep > 0 and block:sub(1, keep) or nil
-  end
+  if size < node.size then node.data:truncate(size) end
   node.size = size
   local t = now()
   node.mtime, node.ctime = t, t
@@ -375,7 +332,7 @@ function fs.read(path, size, offset, fh)
   local node, err = target(path, fh)
   if not node then return nil, err end
   if node.type ~= "file" then return nil, "EISDIR" end
-  return read_data(node, size, offset) -- atime is left alone, as with noatime
+  return node.data:read(node.size, offset, size) -- atime is left alone, as with noatime
 end
 
 function fs.write(path, data, offset, fh)
@@ -383,11 +340,44 @@ function fs.write(path, data, offset, fh)
   if not node then return nil, err end
   if node.type ~= "file" then return nil, "EISDIR" end
   if offset + #data > MAX_FILE_SIZE then return nil, "EFBIG" end
-  write_data(node, data, offset)
+  node.data:write(data, offset)
+  node.size = math.max(node.size, offset + #data)
   drop_privileges(node)
   local t = now()
   node.mtime, node.ctime = t, t
   return #data
+end
+
+-- fallocate(2): allocate (a no-op here but for the size), keep the size,
+-- punch a hole, zero a range.
+local FALLOC_KEEP_SIZE, FALLOC_PUNCH_HOLE, FALLOC_ZERO_RANGE = 1, 2, 16
+function fs.fallocate(path, mode, offset, length, fh)
+  local node, err = target(path, fh)
+  if not node then return nil, err end
+  if node.type ~= "file" then return nil, node.type == "dir" and "EISDIR" or "ENODEV" end
+  if offset + length > MAX_FILE_SIZE then return nil, "EFBIG" end
+  local keep = band(mode, FALLOC_KEEP_SIZE) ~= 0
+  if band(mode, FALLOC_PUNCH_HOLE) ~= 0 then
+    if not keep then return nil, "EOPNOTSUPP" end -- punching needs KEEP_SIZE, as on ext4
+    node.data:zero(offset, length)
+  elseif band(mode, FALLOC_ZERO_RANGE) ~= 0 then
+    node.data:zero(offset, length)
+  elseif band(mode, bit.bnot(FALLOC_KEEP_SIZE)) ~= 0 then
+    return nil, "EOPNOTSUPP" -- collapse, insert, unshare: not here
+  end
+  if not keep and offset + length > node.size then node.size = offset + length end
+  local t = now()
+  node.mtime, node.ctime = t, t
+end
+
+-- SEEK_DATA and SEEK_HOLE: the holes are the blocks never written.
+function fs.lseek(path, offset, whence, fh)
+  local node, err = target(path, fh)
+  if not node then return nil, err end
+  if node.type ~= "file" then return nil, "EINVAL" end
+  local found = node.data:seek(node.size, offset, whence == 4) -- 4 is SEEK_HOLE
+  if not found then return nil, "ENXIO" end
+  return found
 end
 
 -- The directory itself is the handle, so fstat of an open directory that
