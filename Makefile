@@ -7,7 +7,7 @@ LUADIR = $(PREFIX)/share/moonfs/lua
 # Debian packages the build, the specs, the demo and the bench use.
 PACKAGES := gcc make pkg-config libfuse3-dev fuse3 libluajit-5.1-dev luajit \
             libuv1-dev lua-luv lua-luv-dev lua-busted lua-posix fio lua-sql-sqlite3 \
-            redis-server
+            redis-server lua-check
 
 CC ?= gcc
 CFLAGS ?= -O2 -g

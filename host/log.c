@@ -30,8 +30,32 @@ void log_daemonized(void)
 	}
 }
 
+static char *capture_buf;
+static size_t capture_size, capture_len;
+
+void log_capture(char *buf, size_t size)
+{
+	capture_buf = buf;
+	capture_size = size;
+	capture_len = 0;
+	if (buf && size)
+		buf[0] = '\0';
+}
+
 static void log_va(const char *fmt, va_list ap)
 {
+	if (capture_buf && capture_len + 1 < capture_size) {
+		va_list copy;
+		va_copy(copy, ap);
+		int n = vsnprintf(capture_buf + capture_len, capture_size - capture_len, fmt, copy);
+		va_end(copy);
+		if (n > 0)
+			capture_len += (size_t)n < capture_size - capture_len - 1
+					       ? (size_t)n : capture_size - capture_len - 1;
+		if (capture_len + 1 < capture_size)
+			capture_buf[capture_len++] = '\n';
+		capture_buf[capture_len] = '\0';
+	}
 	if (use_syslog) {
 		vsyslog(LOG_NOTICE, fmt, ap);
 		return;

@@ -10,6 +10,9 @@
 #include <unistd.h>
 
 #include "bridge.h"
+#include "cli.h"
+#include "lint.h"
+#include "control.h"
 #include "device.h"
 #include "files.h"
 #include "log.h"
@@ -27,6 +30,11 @@
 static const char usage[] =
 	"usage: moonfs SCRIPT MOUNTPOINT [-o opt,...] [-f] [-d] [-s] [--trace]\n"
 	"       moonfs --check SCRIPT [-o opt,...]\n"
+	"       moonfs trace MOUNTPOINT [--ops OP,OP] [--path GLOB]\n"
+	"       moonfs stats MOUNTPOINT [--json]\n"
+	"       moonfs top MOUNTPOINT\n"
+	"       moonfs reload MOUNTPOINT\n"
+	"       moonfs list\n"
 	"\n"
 	"Mounts a filesystem whose operations are the handlers SCRIPT returns.\n"
 	"\n"
@@ -90,6 +98,7 @@ struct command_line {
 	double memory_limit;
 	int jit;
 	char *script_path; /* absolute, so that a reload finds it after daemonizing */
+	char *mount_path;  /* absolute, resolved: names the control socket */
 	char *start_dir;   /* where the host was started: moonfs.cwd */
 	char *fuse_opts;  /* comma-separated, for libfuse */
 	char **copies;    /* the -o strings that keys and values point into */
@@ -244,6 +253,7 @@ static int take_option_list(struct command_line *cl, const char *list)
 static void free_command_line(struct command_line *cl)
 {
 	free(cl->script_path);
+	free(cl->mount_path);
 	free(cl->start_dir);
 	for (int i = 0; i < cl->copy_count; i++)
 		free(cl->copies[i]);
@@ -323,6 +333,11 @@ static int resolve_paths(struct command_line *cl)
 		fprintf(stderr, "moonfs: cannot open %s: %s\n", cl->script, strerror(errno));
 		return -1;
 	}
+	if (cl->mountpoint && !(cl->mount_path = realpath(cl->mountpoint, NULL))) {
+		fprintf(stderr, "moonfs: mount point %s is not a directory (%s)\n", cl->mountpoint,
+			strerror(errno));
+		return -1;
+	}
 	return 0;
 }
 
@@ -357,13 +372,17 @@ static int check_script(const struct command_line *cl)
 		bridge_done(&call);
 	}
 	bridge_close();
+	int findings = lint_script(cl->script_path);
+	if (findings > 0)
+		problems += findings;
 	if (problems) {
 		fprintf(stderr, "moonfs: %s: %d problem%s\n", cl->script, problems,
 			problems == 1 ? "" : "s");
 		return 1;
 	}
-	printf("moonfs: %s: ok, %d handler%s, root is a directory; spin %u us\n", cl->script,
-	       handlers, handlers == 1 ? "" : "s", cl->spin_us);
+	printf("moonfs: %s: ok, %d handler%s, root is a directory%s; spin %u us\n", cl->script,
+	       handlers, handlers == 1 ? "" : "s", findings == 0 ? ", luacheck clean" : "",
+	       cl->spin_us);
 	return 0;
 }
 
@@ -371,6 +390,9 @@ static int mount_and_serve(struct command_line *cl, char *argv0);
 
 int main(int argc, char **argv)
 {
+	int sub = cli_main(argc, argv); /* moonfs trace|stats|top|reload|list */
+	if (sub >= 0)
+		return sub;
 	struct command_line cl;
 	if (parse_command_line(argc, argv, &cl) != 0) {
 		free_command_line(&cl);
@@ -478,10 +500,12 @@ static int mount_and_serve(struct command_line *cl, char *argv0)
 	watchdog_start(); /* again in the daemon: threads do not survive fork */
 	if (notify_start(se) != 0)
 		goto out_unmount;
+	control_start(loop_uv(), cl->mount_path, cl->script_path, bridge_reload);
 	files_claim_fds(1); /* the FUSE device, syslog */
 
 	/* An unmount or SIGINT/SIGTERM ends serving: both clean ends. */
 	int serve_rc = loop_serve(se, cl->spin_us);
+	control_stop();
 	request_cancel_waiting();
 	notify_stop();
 	rc = serve_rc == 0 ? 0 : 1;

@@ -41,8 +41,11 @@ struct request *request_begin(fuse_req_t req, enum op op)
 	r->finish = NULL;
 	r->stat_done = NULL;
 	r->call.thread = NULL; /* no results held */
+	r->call.lua_ns = 0;
 	r->interrupted = 0;
-	r->call.timed = trace_enabled;
+	r->call.timed = 1;
+	r->started = stats_now();
+	r->lua_ns = 0;
 	const struct fuse_ctx *ctx = fuse_req_ctx(req);
 	r->caller = (struct bridge_caller){ req, ctx->uid, ctx->gid, ctx->pid, ctx->umask };
 	r->call.caller = &r->caller;
@@ -62,10 +65,28 @@ static void free_path(struct request_path *p)
 }
 
 /* Ends the request after its reply: trace, holds, results, memory. */
+/* The time in Lua of the request so far (its calls' times, once). */
+static void count_lua(struct request *r)
+{
+	r->lua_ns += r->call.lua_ns;
+	r->call.lua_ns = 0;
+}
+
+/* Writes the request's trace line (before a reply that must be sent
+ * before end, while its data is still held). */
+static void trace_reply(struct request *r, int err)
+{
+	count_lua(r);
+	if (r->trace.active) {
+		r->trace.lua_ns = r->lua_ns;
+		trace_end(&r->trace, err);
+	}
+}
+
 static void end(struct request *r, int err)
 {
-	if (r->trace.active)
-		trace_end(&r->trace, err);
+	trace_reply(r, err);
+	stats_record(r->op, stats_now() - r->started, r->lua_ns);
 	if (r->call.thread)
 		bridge_done(&r->call);
 	if (r->of)
@@ -183,8 +204,6 @@ static void call_done(struct bridge_call *c, int rc)
 {
 	struct request *r = (struct request *)((char *)c - offsetof(struct request, call));
 	unlist(r);
-	if (r->trace.active)
-		r->trace.lua_ns += r->call.lua_ns;
 	r->finish(r, r->interrupted ? -EINTR : rc);
 }
 
@@ -201,8 +220,10 @@ static void on_interrupt(fuse_req_t req, void *data)
 void request_call(struct request *r, enum op handler, void (*finish)(struct request *r, int rc),
 		  const char *fmt, ...)
 {
-	if (r->call.thread) /* the results of an earlier call are done with */
+	if (r->call.thread) { /* the results of an earlier call are done with */
+		count_lua(r);
 		bridge_done(&r->call);
+	}
 	r->finish = finish;
 	r->call.done = call_done;
 	va_list ap;
@@ -210,8 +231,6 @@ void request_call(struct request *r, enum op handler, void (*finish)(struct requ
 	int rc = bridge_vcall(&r->call, handler, r->path.s, fmt, ap);
 	va_end(ap);
 	if (rc != BRIDGE_WAITING) {
-		if (r->trace.active)
-			r->trace.lua_ns += r->call.lua_ns;
 		finish(r, rc);
 		return;
 	}
@@ -296,8 +315,7 @@ void request_reply_buf(struct request *r, const char *data, size_t len)
 {
 	fuse_req_t req = r->req;
 	/* data may live among the handler's results: reply before ending */
-	if (r->trace.active)
-		trace_end(&r->trace, 0);
+	trace_reply(r, 0);
 	fuse_reply_buf(req, data, len);
 	end(r, 0);
 }
@@ -305,8 +323,7 @@ void request_reply_buf(struct request *r, const char *data, size_t len)
 void request_reply_readlink(struct request *r, const char *target)
 {
 	fuse_req_t req = r->req;
-	if (r->trace.active)
-		trace_end(&r->trace, 0);
+	trace_reply(r, 0);
 	fuse_reply_readlink(req, target);
 	end(r, 0);
 }
@@ -362,8 +379,7 @@ void request_reply_ioctl(struct request *r, int result, const void *data, size_t
 {
 	fuse_req_t req = r->req;
 	/* data may live among the handler's results: reply before ending */
-	if (r->trace.active)
-		trace_end(&r->trace, 0);
+	trace_reply(r, 0);
 	fuse_reply_ioctl(req, result, data, len);
 	end(r, 0);
 }

@@ -46,6 +46,8 @@ struct request {
 	/* For operations that ask getattr on their way (lookup, create, ...). */
 	void (*stat_done)(struct request *r, int err, struct stat *st);
 	struct trace_record trace;
+	uint64_t started;  /* for the latency counters */
+	uint64_t lua_ns;   /* time its handler calls ran */
 	unsigned interrupted : 1;
 	struct request *next_free;
 	struct request *prev_waiting, *next_waiting; /* while its handler waits */

@@ -11,6 +11,9 @@
 
 int trace_enabled;
 static FILE *out;
+static int to_log;  /* --trace or -o trace */
+static int viewers;
+static void (*viewer_sink)(const struct trace_record *t, const char *line);
 
 int trace_start(const char *file)
 {
@@ -20,8 +23,16 @@ int trace_start(const char *file)
 			return -1;
 		setvbuf(out, NULL, _IOLBF, 0);
 	}
+	to_log = 1;
 	trace_enabled = 1;
 	return 0;
+}
+
+void trace_set_viewers(int count, void (*sink)(const struct trace_record *t, const char *line))
+{
+	viewers = count;
+	viewer_sink = sink;
+	trace_enabled = to_log || viewers > 0;
 }
 
 uint64_t trace_now(void)
@@ -37,6 +48,7 @@ void trace_begin(struct trace_record *t, enum op op)
 	t->started = trace_now();
 	t->lua_ns = 0;
 	t->paths[0] = t->args[0] = t->result[0] = '\0';
+	t->path_len = 0;
 	t->active = 1;
 }
 
@@ -46,6 +58,7 @@ void trace_path(struct trace_record *t, const char *path, const char *path2)
 		snprintf(t->paths, sizeof t->paths, "%s -> %s", path, path2);
 	else
 		snprintf(t->paths, sizeof t->paths, "%s", path ? path : "");
+	t->path_len = path ? strnlen(path, sizeof t->paths - 1) : 0;
 }
 
 void trace_args(struct trace_record *t, const char *fmt, ...)
@@ -80,8 +93,10 @@ void trace_end(struct trace_record *t, int err)
 		 tm.tm_hour, tm.tm_min, tm.tm_sec, now.tv_nsec / 1000, op_names[t->op], t->paths,
 		 t->args[0] ? " " : "", t->args, result, (unsigned long long)(t->lua_ns / 1000),
 		 (unsigned long long)total_us);
-	if (out)
+	if (to_log && out)
 		fprintf(out, "%s\n", line);
-	else
+	else if (to_log)
 		log_msg("trace %s", line);
+	if (viewers > 0 && viewer_sink)
+		viewer_sink(t, line);
 }

@@ -5,10 +5,12 @@
 #ifndef MOONFS_TRACE_H
 #define MOONFS_TRACE_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "oplist.h"
 
+/* Someone wants trace lines: --trace, or a viewer (moonfs trace MNT). */
 extern int trace_enabled;
 
 struct trace_record {
@@ -17,12 +19,17 @@ struct trace_record {
 	uint64_t started;
 	uint64_t lua_ns;
 	char paths[512];
+	size_t path_len;   /* of the first path, within paths */
 	char args[160];
 	char result[160];
 };
 
 /* Starts tracing to `file` ("-" or NULL for the log). */
 int trace_start(const char *file);
+
+/* Viewers attached to the running mount: while there are any (count > 0),
+ * every finished request's line also goes to sink. */
+void trace_set_viewers(int count, void (*sink)(const struct trace_record *t, const char *line));
 uint64_t trace_now(void);
 
 /* A request's record: begin, what it is about, the result, end. Only

@@ -1,0 +1,30 @@
+/* The control socket of a running mount: a Unix socket in the runtime
+ * directory, named from the mount point, that `moonfs trace|stats|top|
+ * reload|list` talk to. Only the mounting user (and root) can connect.
+ *
+ * The protocol is a line from the client and the answer until the server
+ * closes: "info", "stats", "stats json", "stats raw", "reload", or
+ * "trace [ops=a,b] [path=GLOB]", which streams trace lines until the
+ * client goes. */
+#ifndef MOONFS_CONTROL_H
+#define MOONFS_CONTROL_H
+
+#include <stddef.h>
+#include <uv.h>
+
+/* The runtime directory: /run/moonfs for root, else
+ * $XDG_RUNTIME_DIR/moonfs (or /tmp/moonfs-UID). */
+int control_directory(char *buf, size_t size);
+
+/* The socket of the mount at `mountpoint` (an absolute, resolved path). */
+int control_socket_path(const char *mountpoint, char *buf, size_t size);
+
+/* Opens the socket on loop (replacing a stale one from a killed host).
+ * `reload` runs a reload asked for. Logs and returns -1 on failure (the
+ * mount goes on without). */
+int control_start(uv_loop_t *loop, const char *mountpoint, const char *script, int (*reload)(void));
+
+/* Closes the socket and removes its file. */
+void control_stop(void);
+
+#endif
