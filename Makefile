@@ -3,11 +3,12 @@
 VERSION := 0.1.0
 PREFIX ?= /usr/local
 LUADIR = $(PREFIX)/share/moonfs/lua
+MANDIR = $(PREFIX)/share/man/man1
 
 # Debian packages the build, the specs, the demo and the bench use.
 PACKAGES := gcc make pkg-config libfuse3-dev fuse3 libluajit-5.1-dev luajit \
             libuv1-dev lua-luv lua-luv-dev lua-busted lua-posix fio lua-sql-sqlite3 \
-            redis-server lua-check
+            redis-server lua-check acl man-db tmux
 
 CC ?= gcc
 CFLAGS ?= -O2 -g
@@ -24,7 +25,7 @@ OBJECTS := $(SOURCES:host/%.c=build/%.o)
 ASAN_OBJECTS := $(SOURCES:host/%.c=build/asan/%.o)
 BUSTED = luajit /usr/bin/busted
 
-.PHONY: all deps demo test test-asan test-valgrind bench soak install clean
+.PHONY: all deps demo test test-asan test-valgrind bench soak install uninstall clean
 
 all: moonfs
 
@@ -93,10 +94,22 @@ test-valgrind: moonfs
 bench: $(if $(MOONFS_BINARY),,moonfs)
 	@sh spec/bench/run.sh
 
+# The binary, its Lua library, the example scripts (for fstab lines such as
+# /usr/local/share/moonfs/scripts/mirror.lua) and the man page. mount(8)
+# needs nothing more: for type fuse.moonfs it runs mount.fuse3, which runs
+# `moonfs` through /bin/sh without the caller's PATH, so from /usr/local/bin
+# or /usr/bin (the shell's default PATH), not from other PREFIXes.
 install: moonfs
-	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(LUADIR)/moonfs
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(LUADIR)/moonfs \
+		$(DESTDIR)$(PREFIX)/share/moonfs/scripts $(DESTDIR)$(MANDIR)
 	install -m 755 moonfs $(DESTDIR)$(PREFIX)/bin/moonfs
 	install -m 644 lua/moonfs/*.lua $(DESTDIR)$(LUADIR)/moonfs/
+	install -m 644 scripts/*.lua $(DESTDIR)$(PREFIX)/share/moonfs/scripts/
+	install -m 644 host/moonfs.1 $(DESTDIR)$(MANDIR)/moonfs.1
+
+uninstall:
+	rm -f $(DESTDIR)$(PREFIX)/bin/moonfs $(DESTDIR)$(MANDIR)/moonfs.1
+	rm -rf $(DESTDIR)$(PREFIX)/share/moonfs
 
 clean:
 	rm -rf build moonfs moonfs-asan spec/tmp

@@ -22,8 +22,13 @@
 lua_State *bridge_L;
 static struct bridge_settings settings;
 static int handler_ref[OP_COUNT];
-static double script_timeout = -1;
-static int script_checks_permissions;
+/* The keys of the script's table that are settings, not handlers. */
+struct script_keys {
+	double timeout;          /* -1: none */
+	int checks_permissions;
+	int posix_acl;
+};
+static struct script_keys keys = { -1, 0, 0 };
 static char *script_path;
 static char *start_dir;
 static int options_ref = LUA_NOREF;
@@ -40,12 +45,17 @@ int bridge_handler_ref(enum op op)
 
 double bridge_script_timeout(void)
 {
-	return script_timeout;
+	return keys.timeout;
 }
 
 int bridge_script_checks_permissions(void)
 {
-	return script_checks_permissions && bridge_has(OP_access);
+	return keys.checks_permissions && bridge_has(OP_access);
+}
+
+int bridge_script_posix_acl(void)
+{
+	return keys.posix_acl;
 }
 
 /* Absolute directory of this executable, for finding lua/ in the tree. */
@@ -180,14 +190,14 @@ static const char *closest_handler(const char *name)
 
 /* Reads the handler table at the top of the stack into new_refs. Returns
  * the number of warnings, or -1 when the table cannot be used. */
-static int read_handlers(int new_refs[OP_COUNT], double *timeout, int *checks_permissions)
+static int read_handlers(int new_refs[OP_COUNT], struct script_keys *found)
 {
 	lua_State *L = bridge_L;
 	int warnings = 0, errors = 0;
 	for (int op = 0; op < OP_COUNT; op++)
 		new_refs[op] = LUA_NOREF;
-	*timeout = -1;
-	*checks_permissions = 0;
+	found->timeout = -1;
+	found->checks_permissions = found->posix_acl = 0;
 	int table = lua_gettop(L);
 	lua_pushnil(L);
 	while (lua_next(L, table)) {
@@ -207,13 +217,14 @@ static int read_handlers(int new_refs[OP_COUNT], double *timeout, int *checks_pe
 										  : luaL_typename(L, -1));
 				errors++;
 			} else {
-				*timeout = lua_tonumber(L, -1);
+				found->timeout = lua_tonumber(L, -1);
 			}
 			lua_pop(L, 1);
 			continue;
 		}
-		if (strcmp(key, "checks_permissions") == 0) {
-			*checks_permissions = lua_toboolean(L, -1);
+		if (strcmp(key, "checks_permissions") == 0 || strcmp(key, "posix_acl") == 0) {
+			*(key[0] == 'c' ? &found->checks_permissions : &found->posix_acl) =
+				lua_toboolean(L, -1);
 			lua_pop(L, 1);
 			continue;
 		}
@@ -307,12 +318,21 @@ static void *allocate(void *ud, void *ptr, size_t old, size_t size)
 		lua_bytes -= old;
 		return NULL;
 	}
-	if (settings.memory_limit && size > old && lua_bytes - old + size > settings.memory_limit)
+	if (settings.memory_limit && bridge_lua_runs > 0 && size > old &&
+	    lua_bytes - old + size > settings.memory_limit)
 		return NULL;
 	void *grown = realloc(ptr, size);
 	if (grown)
 		lua_bytes = lua_bytes - old + size;
 	return grown;
+}
+
+/* An error with no protection around it: a host bug. Say so before the
+ * host stops (LuaJIT aborts after this). */
+static int panic(lua_State *L)
+{
+	log_msg("Lua failed outside any handler (a host bug): %s", lua_tostring(L, -1));
+	return 0;
 }
 
 /* require "luv": luv on the host's loop, opened on the main state (its
@@ -350,6 +370,7 @@ int bridge_open(const char *script, const char *dir, const struct bridge_setting
 		log_msg("out of memory");
 		return -1;
 	}
+	lua_atpanic(L, panic);
 	luaL_openlibs(L);
 	gateway_init(L);
 	for (int op = 0; op < OP_COUNT; op++)
@@ -373,7 +394,7 @@ int bridge_open(const char *script, const char *dir, const struct bridge_setting
 
 	if (run_script() != 0)
 		return -1;
-	int warnings = read_handlers(handler_ref, &script_timeout, &script_checks_permissions);
+	int warnings = read_handlers(handler_ref, &keys);
 	lua_pop(L, 1);
 	return warnings;
 }
@@ -391,9 +412,8 @@ int bridge_reload(void)
 		return -1;
 	}
 	int new_refs[OP_COUNT];
-	double timeout;
-	int checks_permissions;
-	int warnings = read_handlers(new_refs, &timeout, &checks_permissions);
+	struct script_keys reloaded; /* mount settings: only a new mount takes them */
+	int warnings = read_handlers(new_refs, &reloaded);
 	lua_pop(L, 1);
 	if (warnings < 0) {
 		log_msg("reload of %s failed; the old handlers keep serving", script_path);

@@ -52,6 +52,11 @@ double bridge_script_timeout(void);
  * access handler. */
 int bridge_script_checks_permissions(void);
 
+/* The script asks for POSIX ACLs (`posix_acl = true`): the kernel keeps
+ * them from the system.posix_acl_* xattrs and leaves the umask to the
+ * script, which gets it as moonfs.caller().umask. */
+int bridge_script_posix_acl(void);
+
 /* ---- kept values ---- */
 
 /* A Lua value the host holds on to (a handle from open), by registry

@@ -71,10 +71,18 @@ static uint32_t get_u32(const void *buf, size_t off)
 
 /* Reads one request; the fd is non-blocking, so with none waiting this
  * fails with EAGAIN and the loop waits (loop.c). */
+static void put_u32(char *at, uint32_t v);
+
 static ssize_t device_read(int fd, void *buf, size_t len, void *userdata)
 {
 	(void)userdata;
 	ssize_t n = read(fd, buf, len);
+	/* O_TMPFILE comes as FUSE_TMPFILE, which libfuse 3.14 does not know;
+	 * its arguments and its reply are those of a CREATE of the name "/"
+	 * (the name the kernel gives an unnamed file, which no real create can
+	 * have), so it is passed on as one, and ops_create tells them apart. */
+	if (n >= IN_HEADER && get_u32(buf, IN_OPCODE) == FUSE_TMPFILE)
+		put_u32((char *)buf + IN_OPCODE, FUSE_CREATE);
 	if (n >= INIT_IN_FLAGS2 + 4 && get_u32(buf, IN_OPCODE) == FUSE_INIT) {
 		kernel_flags = get_u32(buf, INIT_IN_FLAGS);
 		kernel_flags2 = get_u32(buf, INIT_IN_FLAGS2);

@@ -182,6 +182,7 @@ uint32_t files_start(struct open_file *of, struct fuse_file_info *fi, int direct
 {
 	struct node *n = of->node;
 	files_link(of);
+	of->writable = (fi->flags & O_ACCMODE) != O_RDONLY;
 	if (of->fd >= 0 && of->regular && passthrough_available() && !direct_io &&
 	    n->cached_opens == 0) {
 		if (!n->backing_id)

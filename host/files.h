@@ -30,6 +30,7 @@ struct open_file {
 	unsigned sequential : 1;  /* a pipe, socket or tty: no offsets */
 	unsigned regular : 1;     /* the fd is a regular file */
 	unsigned linked : 1;      /* listed on its node */
+	unsigned writable : 1;    /* opened for writing */
 	unsigned over : 1;        /* released, or never handed to the kernel */
 	unsigned refs;            /* the open itself, and requests that use it */
 };

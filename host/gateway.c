@@ -26,6 +26,7 @@ static int waiting_ref = LUA_NOREF; /* table: coroutine -> its call (light userd
 static int pool[POOL];              /* references of finished coroutines */
 static int pooled;
 static struct bridge_call *running; /* the call whose handler runs now */
+int bridge_lua_runs;                /* > 0 while Lua code runs (protected) */
 static const struct bridge_caller *current_caller;
 
 /* The values a waiting handler yields, and the one it is woken with when
@@ -45,10 +46,16 @@ static int traceback(lua_State *L)
  * until the call ends, so a pcall in the script cannot swallow it. */
 static void stop_hook(lua_State *L, lua_Debug *ar)
 {
-	(void)ar;
-	if (watchdog_stopping())
-		luaL_error(L, "%s", watchdog_stop_reason());
-	lua_sethook(L, NULL, 0, 0);
+	if (!watchdog_stopping()) {
+		lua_sethook(L, NULL, 0, 0);
+		return;
+	}
+	/* where the loop is, for the message (luaL_where sees the hook) */
+	if (lua_getinfo(L, "Sl", ar) && ar->currentline > 0)
+		lua_pushfstring(L, "%s:%d: %s", ar->short_src, ar->currentline, watchdog_stop_reason());
+	else
+		lua_pushstring(L, watchdog_stop_reason());
+	lua_error(L);
 }
 
 /* From the watchdog's signal, on the thread that runs Lua. */
@@ -84,7 +91,9 @@ int gateway_pcall(lua_State *L, int nargs, int nresults)
 	lua_rawgeti(L, LUA_REGISTRYINDEX, traceback_ref);
 	lua_insert(L, fn);
 	watchdog_enter();
+	bridge_lua_runs++;
 	int rc = lua_pcall(L, nargs, nresults, fn);
+	bridge_lua_runs--;
 	after_run(L, rc);
 	lua_remove(L, fn);
 	return rc;
@@ -202,7 +211,9 @@ static int resume(struct bridge_call *c, int nargs)
 	current_caller = c->caller;
 	uint64_t started = c->timed ? trace_now() : 0;
 	watchdog_enter();
+	bridge_lua_runs++;
 	int status = lua_resume(co, nargs);
+	bridge_lua_runs--;
 	after_run(co, status);
 	if (c->timed)
 		c->lua_ns += trace_now() - started;
@@ -228,6 +239,28 @@ static int resume(struct bridge_call *c, int nargs)
 	if (status != 0 && c->cancelled) {
 		c->dead = 1; /* the interruption, raised at the wait point: no bug */
 		return -EINTR;
+	}
+	if (status == LUA_ERRMEM) {
+		/* where it was (no allocation needed), then let go of what its
+		 * stack still holds before anything else is allocated */
+		lua_Debug ar;
+		char where[300] = "";
+		for (int level = 0; lua_getstack(co, level, &ar); level++)
+			if (lua_getinfo(co, "Sl", &ar) && ar.what[0] != 'C') {
+				if (ar.currentline > 0)
+					snprintf(where, sizeof where, " at %s:%d", ar.short_src,
+						 ar.currentline);
+				else
+					snprintf(where, sizeof where, " in the function at %s:%d",
+						 ar.short_src, ar.linedefined);
+				break;
+			}
+		c->dead = 1;
+		lua_settop(co, 0);
+		lua_gc(bridge_L, LUA_GCCOLLECT, 0);
+		log_msg("handler '%s' (%s) ran out of memory (-o memory)%s; replying EIO",
+			op_names[c->op], name_of(c), where);
+		return -EIO;
 	}
 	if (status != 0) {
 		c->dead = 1;

@@ -349,6 +349,16 @@ struct node *nodes_remember(struct node *parent, const char *name, size_t len,
 	return n;
 }
 
+struct node *nodes_unnamed(const struct stat *st, const char *where)
+{
+	struct node *n = new_node(st->st_mode & S_IFMT, st->st_dev, st->st_ino);
+	if (!n)
+		return NULL;
+	n->gone_path = strdup(where);
+	n->nlookup++;
+	return n;
+}
+
 void nodes_add_name(struct node *n, struct node *parent, const char *name)
 {
 	struct dentry *d = find_dentry(parent, name);

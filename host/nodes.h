@@ -79,6 +79,10 @@ void nodes_drop(struct node *n);
 struct node *nodes_remember(struct node *parent, const char *name, size_t len,
 			    const struct stat *st);
 
+/* A file made without a name (O_TMPFILE), with one kernel reference;
+ * `where` stands in for its path in messages. NULL on ENOMEM. */
+struct node *nodes_unnamed(const struct stat *st, const char *where);
+
 /* A hard link made through the mount: parent/name now also names n. */
 void nodes_add_name(struct node *n, struct node *parent, const char *name);
 

@@ -143,6 +143,10 @@ static void op_init(void *userdata, struct fuse_conn_info *conn)
 		conn->want &= ~FUSE_CAP_POSIX_LOCKS;
 	if (!bridge_has(OP_flock))
 		conn->want &= ~FUSE_CAP_FLOCK_LOCKS;
+	/* POSIX ACLs, and the umask left to the script (the kernel would
+	 * otherwise strip it from the mode before a default ACL could apply) */
+	if (bridge_script_posix_acl() && (conn->capable & FUSE_CAP_POSIX_ACL))
+		conn->want |= FUSE_CAP_POSIX_ACL | (conn->capable & FUSE_CAP_DONT_MASK);
 	bridge_call_simple(OP_init);
 }
 

@@ -5,9 +5,11 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
+#include <string.h>
 #include <unistd.h>
 
 #include "log.h"
+#include "notify.h"
 #include "ops_private.h"
 #include "trace.h"
 #include "values.h"
@@ -109,9 +111,53 @@ static void created(struct request *r, int rc)
 	}
 }
 
+/* ---- O_TMPFILE ---- */
+
+static void tmpfile_made(struct request *r, int rc)
+{
+	struct open_result res;
+	int err = rc < 0 ? -rc : take_open_result(r, &res);
+	if (!err && !res.has_stat)
+		err = -bridge_bad_result(&r->call, "must return the new file's stat too: handle, stat");
+	char where[300];
+	snprintf(where, sizeof where, "%.280s/(tmpfile)", strcmp(r->path.s, "/") ? r->path.s : "");
+	struct node *n = err ? NULL : nodes_unnamed(&res.st, where);
+	if (!n) {
+		files_free(r->of);
+		request_reply_err(r, err ? err : ENOMEM);
+		return;
+	}
+	r->of->node = n;
+	struct fuse_entry_param e;
+	ops_fill_entry(&e, n, &res.st);
+	reply_open(r, &e);
+}
+
+/* tmpfile(dir, mode, flags): an open file with no name, which linkat may
+ * name later. ENOSYS without a handler: the kernel then says EOPNOTSUPP. */
+static void make_tmpfile(struct request *r, fuse_ino_t parent, mode_t mode)
+{
+	if (r->trace.active)
+		trace_args(&r->trace, "mode=%o flags=0%o", mode, r->fi.flags);
+	if (request_path(r, nodes_get(parent), NULL, 0) != 0)
+		return;
+	request_use_open(r, files_new(NULL));
+	if (!r->of) {
+		request_reply_err(r, ENOMEM);
+		return;
+	}
+	request_call(r, OP_tmpfile, tmpfile_made, "sii", r->path.s, (int)mode, r->fi.flags);
+}
+
 void ops_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode,
 		struct fuse_file_info *fi)
 {
+	if (strcmp(name, "/") == 0) { /* FUSE_TMPFILE, passed on as CREATE (device.c) */
+		struct request *r = request_begin(req, OP_tmpfile);
+		r->fi = *fi;
+		make_tmpfile(r, parent, mode);
+		return;
+	}
 	struct request *r = request_begin(req, OP_create);
 	r->fi = *fi;
 	if (r->trace.active)
@@ -233,11 +279,21 @@ void ops_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		request_reply_err(r, bridge_has(OP_flush) ? 0 : ENOSYS);
 }
 
+/* Writes through a passthrough open, mmap's included, change the backing
+ * file's times and size behind the kernel's cached attributes: when such
+ * an open ends or is synced, the kernel is told to ask again. */
+static void attributes_changed(struct open_file *of)
+{
+	if (of && of->passthrough && of->writable)
+		notify_inode(nodes_id(of->node));
+}
+
 static void released(struct request *r, int rc)
 {
 	if (rc < 0 && rc != -EIO)
 		log_msg("handler 'release' (%s) failed with %s; the kernel ignores release errors",
 			r->path.s, values_errno_name(-rc));
+	attributes_changed(r->of);
 	if (r->of) {
 		files_release(r->of);
 		files_free(r->of);
@@ -263,6 +319,7 @@ void ops_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 
 static void synced(struct request *r, int rc)
 {
+	attributes_changed(r->of);
 	request_reply_err(r, ops_errno(rc));
 }
 
@@ -277,6 +334,7 @@ void ops_fsync(fuse_req_t req, fuse_ino_t ino, int datasync, struct fuse_file_in
 	} else if (call == 0) {
 		int fd = r->of ? r->of->fd : -1;
 		int err = fd >= 0 && (datasync ? fdatasync(fd) : fsync(fd)) != 0 ? errno : 0;
+		attributes_changed(r->of);
 		request_reply_err(r, err);
 	}
 }

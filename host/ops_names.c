@@ -149,12 +149,17 @@ static void linked(struct request *r, int rc)
 	ops_stat_result(r, rc, BRIDGE_NOREF, link_made);
 }
 
+/* link(from, to, fh): fh is given for a file with no name left (an
+ * O_TMPFILE file, or one unlinked while open), the only way to reach it. */
 void ops_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent, const char *newname)
 {
 	struct request *r = request_begin(req, OP_link);
-	if (request_path(r, nodes_get(ino), NULL, 0) == 0 &&
+	struct node *n = nodes_get(ino);
+	request_use_open(r, files_handle_for(n, NULL));
+	if (request_path(r, n, NULL, files_reachable(r->of)) == 0 &&
 	    request_path2(r, nodes_get(newparent), newname) == 0)
-		request_call(r, OP_link, linked, "ss", r->path.s, r->path2.s);
+		request_call(r, OP_link, linked, "ssh", r->path.s, r->path2.s,
+			     r->of ? r->of->handle : BRIDGE_NOREF);
 }
 
 /* ---- removing and moving names ---- */

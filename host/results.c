@@ -140,8 +140,9 @@ int bridge_result_open(const struct bridge_call *c, struct open_result *out)
 		}
 		out->handle = luaL_ref(L, LUA_REGISTRYINDEX);
 	}
-	int stat_at = c->op == OP_create ? result_at(c, 2) : 0;
-	int options_at = result_at(c, c->op == OP_create ? 3 : 2);
+	int creating = c->op == OP_create || c->op == OP_tmpfile;
+	int stat_at = creating ? result_at(c, 2) : 0;
+	int options_at = result_at(c, creating ? 3 : 2);
 	if (stat_at && !lua_isnil(L, stat_at)) {
 		if (looks_like_options(L, stat_at))
 			return bridge_bad_result(c, "returned options where the new file's stat belongs: "

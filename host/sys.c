@@ -205,6 +205,15 @@ static int sys_open_root(lua_State *L)
 	return 1;
 }
 
+/* sys.umask(mask) -> the previous mask. The mirror creates with its
+ * caller's umask, so the backing filesystem applies it (or a default ACL
+ * in its place) as it would for the caller. */
+static int sys_umask(lua_State *L)
+{
+	lua_pushinteger(L, umask((mode_t)need_int(L, 1, 0, 0777)));
+	return 1;
+}
+
 static int sys_close(lua_State *L)
 {
 	return push_status(L, close(check_fd(L, 1)));
@@ -692,6 +701,7 @@ int luaopen_moonfs_sys(lua_State *L)
 		{ "open", sys_open },
 		{ "open_root", sys_open_root },
 		{ "close", sys_close },
+		{ "umask", sys_umask },
 		{ "stat", sys_stat },
 		{ "fstat", sys_fstat },
 		{ "mkdir", sys_mkdir },

@@ -26,7 +26,6 @@ local relative, dirname = moonfs.relative, moonfs.dirname
 -- take the others with it.
 pcall(ffi.cdef, "unsigned int geteuid(void);")
 pcall(ffi.cdef, "unsigned int getegid(void);")
-pcall(ffi.cdef, "unsigned int umask(unsigned int mask);")
 
 local PERM = 0xFFF -- permission bits, setuid/setgid/sticky included
 local OPEN_STRIP = bnot(bor(O.CREAT, O.EXCL))
@@ -56,10 +55,18 @@ local function mirror(root)
   -- As root the host creates everything as uid 0; new objects are then
   -- given to the caller, as the kernel would have made them.
   local host_uid, host_gid = ffi.C.geteuid(), ffi.C.getegid()
-  -- The kernel has already applied the caller's umask to the mode it sends;
-  -- the host's own umask applies again at creation and must be undone.
-  local host_umask = ffi.C.umask(0)
-  ffi.C.umask(host_umask)
+
+  -- Creates with the caller's umask (the mount asks for POSIX ACLs, so the
+  -- kernel leaves the mode unmasked): the backing filesystem then applies
+  -- the umask, or a directory's default ACL in its place, exactly as for
+  -- the caller itself.
+  local function with_caller_umask(fn, ...)
+    local caller = moonfs.caller()
+    local old = caller and sys.umask(caller.umask)
+    local a, b, c = fn(...)
+    if old then sys.umask(old) end
+    return a, b, c
+  end
 
   local function stat(path, fh)
     if type(fh) == "number" then return sys.fstat(fh) end
@@ -67,8 +74,8 @@ local function mirror(root)
   end
 
   -- After creating `path` (fd when it is open): gives it to the caller and
-  -- puts back the permission bits of `mode` the host's umask removed, or a
-  -- chown cleared (setuid, setgid). Returns true, or nil, err, errno.
+  -- puts back the setuid and setgid bits of `mode` a chown cleared. Returns
+  -- true, or nil, err, errno.
   local function settle(path, fd, mode)
     local rel = relative(path)
     local chowned = false
@@ -87,19 +94,15 @@ local function mirror(root)
         chowned = true
       end
     end
-    if not mode then return true end -- a symlink
-    if band(mode, host_umask) ~= 0 or (chowned and band(mode, bor(S.ISUID, S.ISGID)) ~= 0) then
-      local st, e, n
-      if fd then st, e, n = sys.fstat(fd) else st, e, n = sys.stat(rootfd, rel) end
-      if not st then return nil, e, n end
-      -- bor keeps the setgid bit a directory inherits from its parent.
-      local want = bor(band(st.mode, PERM), band(mode, PERM))
-      if want ~= band(st.mode, PERM) then
-        if fd then return sys.fchmod(fd, want) end
-        return sys.chmod(rootfd, rel, want)
-      end
-    end
-    return true
+    if not mode or not chowned or band(mode, bor(S.ISUID, S.ISGID)) == 0 then return true end
+    local st, e, n
+    if fd then st, e, n = sys.fstat(fd) else st, e, n = sys.stat(rootfd, rel) end
+    if not st then return nil, e, n end
+    -- bor keeps the setgid bit a directory inherits from its parent
+    local want = bor(band(st.mode, PERM), band(mode, bor(S.ISUID, S.ISGID)))
+    if want == band(st.mode, PERM) then return true end
+    if fd then return sys.fchmod(fd, want) end
+    return sys.chmod(rootfd, rel, want)
   end
 
   -- settle, or undo the creation when it fails: a half-made object owned by
@@ -119,6 +122,9 @@ local function mirror(root)
     -- knows. Mount with -o timeout=1 when the directory also changes
     -- behind moonfs's back.
     timeout = 86400,
+    -- The kernel keeps POSIX ACLs (from the backing files' xattrs) and
+    -- leaves umask and default ACLs to the backing filesystem.
+    posix_acl = true,
   }
 
   function fs.getattr(path, fh)
@@ -169,13 +175,13 @@ local function mirror(root)
   end
 
   function fs.mknod(path, mode, rdev)
-    local ok, e, n = sys.mknod(rootfd, relative(path), mode, rdev)
+    local ok, e, n = with_caller_umask(sys.mknod, rootfd, relative(path), mode, rdev)
     if not ok then return nil, e, n end
     return settle_or_remove(path, mode, sys.unlink)
   end
 
   function fs.mkdir(path, mode)
-    local ok, e, n = sys.mkdir(rootfd, relative(path), mode)
+    local ok, e, n = with_caller_umask(sys.mkdir, rootfd, relative(path), mode)
     if not ok then return nil, e, n end
     return settle_or_remove(path, mode, sys.rmdir)
   end
@@ -198,10 +204,29 @@ local function mirror(root)
     return sys.rename(rootfd, relative(from), rootfd, relative(to), flags)
   end
 
-  function fs.link(from, to)
-    local ok, e, n = sys.link(rootfd, relative(from), rootfd, relative(to))
+  -- fh is given for a file with no name (O_TMPFILE): linked by its fd.
+  function fs.link(from, to, fh)
+    local ok, e, n
+    if type(fh) == "number" then ok, e, n = sys.link(fh, "", rootfd, relative(to))
+    else ok, e, n = sys.link(rootfd, relative(from), rootfd, relative(to)) end
     if not ok then return nil, e, n end
     return stat(to)
+  end
+
+  -- open(dir, O_TMPFILE): a file with no name in `dir`, linkable later;
+  -- O_EXCL (never linkable) is kept.
+  function fs.tmpfile(dir, mode, flags)
+    local how = bor(band(flags, bnot(O.CREAT)), O.TMPFILE)
+    local fd, e, n = with_caller_umask(sys.open, rootfd, relative(dir), how, mode)
+    if not fd then return nil, e, n end
+    local ok, st
+    ok, e, n = settle(dir .. "/", fd, mode)
+    if ok then st, e, n = sys.fstat(fd) end
+    if not st then
+      sys.close(fd)
+      return nil, e, n
+    end
+    return moonfs.fd(fd), st
   end
 
   -- O_NOFOLLOW: the kernel resolves symlinks itself and opens only what
@@ -222,7 +247,7 @@ local function mirror(root)
     -- O_EXCL tells whether this call made the file: only then does it get
     -- the caller's ownership. The kernel asks to create only names it
     -- believes missing, so the file exists only when made behind our back.
-    local fd, e, n = sys.open(rootfd, rel, bor(flags, O.EXCL), mode)
+    local fd, e, n = with_caller_umask(sys.open, rootfd, rel, bor(flags, O.EXCL), mode)
     if not fd and n == moonfs.errno.EEXIST and band(flags, O.EXCL) == 0 then
       return open_existing(path, flags)
     end
