@@ -238,22 +238,12 @@ end
 
 local function pack(...) return { n = select("#", ...), ... } end
 
---- Calls `fn(..., callback)` and waits until `callback` is called; returns
--- what the callback was given. This is luv's callback style:
---
---     local uv = require("luv")
---     local err, data = moonfs.await(uv.fs_read, fd, 4096, 0)
---
--- Only a handler can wait (not the script while it loads, nor a luv
--- callback), and only in its own coroutine. When the caller gives up (a
--- signal interrupts its system call), `await` raises the error
--- "moonfs: interrupted" there: catch it with pcall to clean up; the caller
--- gets EINTR whatever the handler returns.
-function M.await(fn, ...)
-  if not core then error("moonfs.await is only available inside the moonfs host", 2) end
+-- `level` says whose line an error names: the script's, not this file's.
+local function wait(level, fn, ...)
+  if not core then error("moonfs.await is only available inside the moonfs host", level) end
   if not core.waitable() then
     error("moonfs.await can only wait in a handler (not while the script loads, in a luv "
-      .. "callback, or in a coroutine of the script's own)", 2)
+      .. "callback, or in a coroutine of the script's own)", level)
   end
   local co = coroutine.running()
   local pending, waiting, early = true, false, nil
@@ -270,15 +260,31 @@ function M.await(fn, ...)
   local answer = pack(coroutine.yield(core.AWAIT))
   if answer[1] == core.CANCELLED then
     pending = false
-    error("moonfs: interrupted (the caller gave up)", 2)
+    error("moonfs: interrupted (the caller gave up)", level)
   end
+  return unpack(answer, 1, answer.n)
+end
+
+--- Calls `fn(..., callback)` and waits until `callback` is called; returns
+-- what the callback was given. This is luv's callback style:
+--
+--     local uv = require("luv")
+--     local err, data = moonfs.await(uv.fs_read, fd, 4096, 0)
+--
+-- Only a handler can wait (not the script while it loads, nor a luv
+-- callback), and only in its own coroutine. When the caller gives up (a
+-- signal interrupts its system call), `await` raises the error
+-- "moonfs: interrupted" there: catch it with pcall to clean up; the caller
+-- gets EINTR whatever the handler returns.
+function M.await(fn, ...)
+  local answer = pack(wait(3, fn, ...)) -- not a tail call: that would lose the caller's line
   return unpack(answer, 1, answer.n)
 end
 
 --- Waits `seconds` (a handler only; other requests are served meanwhile).
 function M.sleep(seconds)
   local uv = require("luv")
-  M.await(function(done)
+  wait(3, function(done)
     local timer = uv.new_timer()
     timer:start(math.max(0, math.floor(seconds * 1000 + 0.5)), 0, function()
       timer:close()
