@@ -141,7 +141,9 @@ enum bridge_kind { BRIDGE_NONE, BRIDGE_TABLE, BRIDGE_STAT, BRIDGE_OTHER };
  * or something else. */
 enum bridge_kind bridge_result_kind(const struct bridge_call *c, int i);
 
-int bridge_result_stat(const struct bridge_call *c, int i, struct stat *st);
+/* A stat, and (generation not NULL) its generation: 0 when the script
+ * gave none. */
+int bridge_result_stat(const struct bridge_call *c, int i, struct stat *st, uint32_t *generation);
 struct statvfs;
 int bridge_result_statvfs(const struct bridge_call *c, int i, struct statvfs *sv);
 
@@ -164,6 +166,7 @@ struct open_result {
 	int fd;            /* the fd handed over, or -1 */
 	unsigned direct_io : 1, keep_cache : 1, nonseekable : 1, has_stat : 1;
 	struct stat st;
+	uint32_t generation;
 };
 int bridge_result_open(const struct bridge_call *c, struct open_result *out);
 

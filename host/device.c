@@ -15,6 +15,7 @@
 #define INIT_EXT_BIT (1u << 30)         /* FUSE_INIT_EXT: flags2 is valid */
 #define INIT_KILLPRIV_V2 (1u << 28)     /* FUSE_HANDLE_KILLPRIV_V2 */
 #define INIT_PASSTHROUGH_BIT2 (1u << 5) /* FUSE_PASSTHROUGH is bit 37: bit 5 of flags2 */
+#define INIT_NO_EXPORT_BIT2 (1u << 6)   /* FUSE_NO_EXPORT_SUPPORT, bit 38 */
 #define OPEN_PASSTHROUGH (1u << 7)      /* FOPEN_PASSTHROUGH */
 #define IN_OPCODE 4
 #define IN_UNIQUE 8
@@ -31,7 +32,7 @@ static int session_fd = -1;
 static uint32_t kernel_flags, kernel_flags2;
 static uint64_t init_unique;
 static int init_reply_pending;
-static int init_passthrough, init_killpriv_v2;
+static int init_passthrough, init_killpriv_v2, init_no_export;
 /* The reply is written in the thread that sends it, before fuse_reply_*
  * returns, so a thread-local is enough to find it. */
 static __thread uint32_t open_reply_backing_id;
@@ -55,6 +56,11 @@ void device_init_reply(int passthrough, int killpriv_v2)
 {
 	init_passthrough = passthrough;
 	init_killpriv_v2 = killpriv_v2;
+}
+
+void device_init_no_export(void)
+{
+	init_no_export = (kernel_flags & INIT_EXT_BIT) && (kernel_flags2 & INIT_NO_EXPORT_BIT2);
 }
 
 void device_mark_open_reply(uint32_t backing_id)
@@ -136,6 +142,10 @@ static void patch_init_reply(struct iovec *iov, int count)
 		or_u32(flags, INIT_EXT_BIT);
 		or_u32(flags2, INIT_PASSTHROUGH_BIT2);
 		put_u32(depth, 1);
+	}
+	if (init_no_export) {
+		or_u32(flags, INIT_EXT_BIT);
+		or_u32(flags2, INIT_NO_EXPORT_BIT2);
 	}
 }
 

@@ -20,6 +20,11 @@ int device_kernel_offers_killpriv_v2(void);
  * before the reply is written). */
 void device_init_reply(int passthrough, int killpriv_v2);
 
+/* The INIT reply tells the kernel that the mount has no file handles, so
+ * that name_to_handle_at fails at once (EOPNOTSUPP) rather than handing
+ * out handles that fail later (Linux 6.9+; older kernels ignore it). */
+void device_init_no_export(void);
+
 /* Marks the OPEN/CREATE reply about to be sent by this thread as
  * passthrough with `backing_id` (0: unmarked). */
 void device_mark_open_reply(uint32_t backing_id);

@@ -362,7 +362,7 @@ static int check_script(const struct command_line *cl)
 			fprintf(stderr, "moonfs: %s: getattr(\"/\") failed with %s\n", cl->script,
 				values_errno_name(-rc));
 			problems++;
-		} else if (bridge_result_stat(&call, 1, &st) != 0) {
+		} else if (bridge_result_stat(&call, 1, &st, NULL) != 0) {
 			problems++; /* logged */
 		} else if (!S_ISDIR(st.st_mode)) {
 			fprintf(stderr, "moonfs: %s: getattr(\"/\") says the root is a %s, not a dir\n",

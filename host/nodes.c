@@ -7,6 +7,8 @@
 
 #include "log.h"
 
+#include <sys/random.h>
+
 struct dentry {
 	struct node *parent;
 	struct node *node;
@@ -17,26 +19,37 @@ struct dentry {
 	char name[];
 };
 
-static struct node root = { .nlookup = 1, .number = 1, .type = S_IFDIR };
+static struct node root = { .id = FUSE_ROOT_ID, .nlookup = 1, .number = 1, .type = S_IFDIR };
+static struct node unknown = { .id = 0, .type = S_IFREG };
 static uint64_t next_number = 2;
-static uint64_t next_generation = 1;
+static uint64_t next_counter_id = 1;
+static uint64_t next_generation;
 static uint64_t live_nodes = 1;
 
+/* Ids from the counter live above 2^63, away from most inode numbers. */
+#define COUNTER_IDS (1ULL << 63)
+
 /* Two chained hash tables that double when full: names by (parent, name),
- * nodes by the st_ino the script reported. */
+ * nodes by id. */
 static struct dentry **name_index;
 static size_t name_buckets, name_count;
-static struct node **sino_index;
-static size_t sino_buckets, sino_count;
+static struct node **id_index;
+static size_t id_buckets, id_count;
 
 void nodes_init(void)
 {
 	root.all_prev = root.all_next = &root;
-	name_buckets = sino_buckets = 1024;
+	name_buckets = id_buckets = 1024;
 	name_index = calloc(name_buckets, sizeof *name_index);
-	sino_index = calloc(sino_buckets, sizeof *sino_index);
-	if (!name_index || !sino_index)
+	id_index = calloc(id_buckets, sizeof *id_index);
+	if (!name_index || !id_index)
 		abort();
+	/* Counter generations start at random: a handle from an earlier run
+	 * then finds a different generation (ESTALE), not another file. */
+	uint32_t start = 0;
+	if (getrandom(&start, sizeof start, 0) != sizeof start)
+		start = (uint32_t)(uintptr_t)&start;
+	next_generation = start | 1;
 }
 
 void nodes_each(void (*fn)(struct node *n))
@@ -64,9 +77,10 @@ void nodes_destroy(void)
 		free(n);
 	}
 	free(name_index);
-	free(sino_index);
+	free(id_index);
 	name_index = NULL;
-	sino_index = NULL;
+	id_index = NULL;
+	nodes_keep_forgotten_paths(0);
 	root.all_prev = root.all_next = &root;
 }
 
@@ -88,10 +102,6 @@ static uint64_t mix(uint64_t h)
 	return h;
 }
 
-static uint64_t sino_hash(uint64_t dev, uint64_t ino)
-{
-	return mix(ino ^ mix(dev + 0x9e3779b97f4a7c15ULL));
-}
 
 /* Devices in the order first seen; see nodes_report_ino. */
 #define DEVICE_SLOTS 256
@@ -158,60 +168,116 @@ static struct dentry *find_dentry(const struct node *parent, const char *name)
 	return find_hashed(parent, name, len, name_hash(parent, name, len));
 }
 
-static void sino_insert(struct node *n)
+static void id_insert(struct node *n)
 {
-	if (sino_count >= sino_buckets) {
-		size_t buckets = sino_buckets * 2;
+	if (id_count >= id_buckets) {
+		size_t buckets = id_buckets * 2;
 		struct node **index = calloc(buckets, sizeof *index);
 		if (index) {
-			for (size_t b = 0; b < sino_buckets; b++) {
-				struct node *m = sino_index[b], *next;
+			for (size_t b = 0; b < id_buckets; b++) {
+				struct node *m = id_index[b], *next;
 				for (; m; m = next) {
-					next = m->sino_next;
-					size_t at = sino_hash(m->script_dev, m->script_ino) & (buckets - 1);
-					m->sino_next = index[at];
+					next = m->id_next;
+					size_t at = mix(m->id) & (buckets - 1);
+					m->id_next = index[at];
 					index[at] = m;
 				}
 			}
-			free(sino_index);
-			sino_index = index;
-			sino_buckets = buckets;
+			free(id_index);
+			id_index = index;
+			id_buckets = buckets;
 		}
 	}
-	size_t at = sino_hash(n->script_dev, n->script_ino) & (sino_buckets - 1);
-	n->sino_next = sino_index[at];
-	sino_index[at] = n;
-	sino_count++;
+	size_t at = mix(n->id) & (id_buckets - 1);
+	n->id_next = id_index[at];
+	id_index[at] = n;
+	id_count++;
 }
 
-static void sino_remove(struct node *n)
+static void id_remove(struct node *n)
 {
-	struct node **p = &sino_index[sino_hash(n->script_dev, n->script_ino) & (sino_buckets - 1)];
-	for (; *p; p = &(*p)->sino_next)
+	struct node **p = &id_index[mix(n->id) & (id_buckets - 1)];
+	for (; *p; p = &(*p)->id_next)
 		if (*p == n) {
-			*p = n->sino_next;
-			sino_count--;
+			*p = n->id_next;
+			id_count--;
 			return;
 		}
 }
 
-static struct node *sino_find(uint64_t dev, uint64_t ino, mode_t type)
+struct node *nodes_by_id(uint64_t id)
 {
-	for (struct node *n = sino_index[sino_hash(dev, ino) & (sino_buckets - 1)]; n;
-	     n = n->sino_next)
-		if (n->script_ino == ino && n->script_dev == dev && n->type == type)
+	if (id == FUSE_ROOT_ID)
+		return &root;
+	for (struct node *n = id_index[mix(id) & (id_buckets - 1)]; n; n = n->id_next)
+		if (n->id == id)
 			return n;
 	return NULL;
 }
 
-/* Only non-directories are indexed: directories cannot be hard-linked. */
-static int indexed_by_sino(const struct node *n)
+struct node *nodes_get(fuse_ino_t id)
 {
-	return n->script_ino != 0 && n->type != S_IFDIR;
+	struct node *n = nodes_by_id(id);
+	return n ? n : &unknown;
+}
+
+struct node *nodes_unknown(void)
+{
+	return &unknown;
+}
+
+/* Another name of a file the script described with (dev, ino): hard links
+ * are one node. Directories cannot be hard-linked. */
+static struct node *find_link(uint64_t dev, uint64_t ino, mode_t type)
+{
+	if (type == S_IFDIR)
+		return NULL;
+	struct node *n = nodes_by_id(nodes_report_ino(dev, ino));
+	if (n && n->script_ino == ino && n->script_dev == dev && n->type == type)
+		return n;
+	return NULL;
+}
+
+/* ---- the paths of freed nodes, by id ---- */
+
+#define FORGOTTEN_SLOTS 8192
+static struct forgotten {
+	uint64_t id;
+	char *path;
+} *forgotten;
+
+void nodes_keep_forgotten_paths(int on)
+{
+	if (on && !forgotten) {
+		forgotten = calloc(FORGOTTEN_SLOTS, sizeof *forgotten);
+	} else if (!on && forgotten) {
+		for (size_t i = 0; i < FORGOTTEN_SLOTS; i++)
+			free(forgotten[i].path);
+		free(forgotten);
+		forgotten = NULL;
+	}
+}
+
+const char *nodes_forgotten_path(uint64_t id)
+{
+	struct forgotten *f = forgotten ? &forgotten[mix(id) & (FORGOTTEN_SLOTS - 1)] : NULL;
+	return f && f->id == id ? f->path : NULL;
+}
+
+static char *last_path(const struct node *n);
+
+/* A node about to be freed while it still has its names. */
+static void remember_forgotten(const struct node *n)
+{
+	if (!forgotten || !n->names || !nodes_named(n))
+		return;
+	struct forgotten *f = &forgotten[mix(n->id) & (FORGOTTEN_SLOTS - 1)];
+	free(f->path);
+	f->id = n->id;
+	f->path = last_path(n);
 }
 
 static void maybe_free(struct node *n);
-static char *last_path(const struct node *n);
 
 /* Takes a name out of both lists. The node itself is left for the caller
  * to free; the parent is freed here if this was all that kept it. */
@@ -242,12 +308,12 @@ static void remove_dentry(struct dentry *d)
 
 static void maybe_free(struct node *n)
 {
-	if (n == &root || n->nlookup > 0 || n->children > 0 || n->holds > 0)
+	if (n == &root || n == &unknown || n->nlookup > 0 || n->children > 0 || n->holds > 0)
 		return;
+	remember_forgotten(n);
 	while (n->names)
 		unlink_dentry(n->names, 0);
-	if (indexed_by_sino(n))
-		sino_remove(n);
+	id_remove(n);
 	n->all_prev->all_next = n->all_next;
 	n->all_next->all_prev = n->all_prev;
 	free(n->gone_path);
@@ -289,18 +355,30 @@ static void add_dentry(struct node *n, struct node *parent, const char *name)
 	add_hashed(n, parent, name, len, name_hash(parent, name, len));
 }
 
-static struct node *new_node(mode_t type, uint64_t script_dev, uint64_t script_ino)
+static uint64_t free_counter_id(void)
+{
+	uint64_t id;
+	do
+		id = COUNTER_IDS | next_counter_id++;
+	while (nodes_by_id(id));
+	return id;
+}
+
+static struct node *new_node(mode_t type, uint64_t script_dev, uint64_t script_ino,
+			     uint32_t generation)
 {
 	struct node *n = calloc(1, sizeof *n);
 	if (!n)
 		return NULL;
 	n->type = type;
 	n->number = next_number++;
-	n->generation = next_generation++;
+	n->generation = generation ? generation : (uint32_t)next_generation++;
 	n->script_ino = script_ino;
 	n->script_dev = script_dev;
-	if (indexed_by_sino(n))
-		sino_insert(n);
+	n->id = script_ino ? nodes_report_ino(script_dev, script_ino) : 0;
+	if (n->id <= FUSE_ROOT_ID || nodes_by_id(n->id))
+		n->id = free_counter_id();
+	id_insert(n);
 	n->all_next = root.all_next;
 	n->all_prev = &root;
 	root.all_next->all_prev = n;
@@ -310,7 +388,7 @@ static struct node *new_node(mode_t type, uint64_t script_dev, uint64_t script_i
 }
 
 struct node *nodes_remember(struct node *parent, const char *name, size_t len,
-			    const struct stat *st)
+			    const struct stat *st, uint32_t generation)
 {
 	mode_t type = st->st_mode & S_IFMT;
 	uint64_t sino = st->st_ino, sdev = st->st_dev;
@@ -320,12 +398,11 @@ struct node *nodes_remember(struct node *parent, const char *name, size_t len,
 		struct node *n = d->node;
 		if (n->type == type &&
 		    (sino == 0 || n->script_ino == 0 ||
-		     (n->script_ino == sino && n->script_dev == sdev))) {
-			if (!n->script_ino && sino) {
+		     (n->script_ino == sino && n->script_dev == sdev)) &&
+		    (generation == 0 || n->generation == generation)) {
+			if (!n->script_ino && sino) { /* its id stays: the kernel knows it */
 				n->script_ino = sino;
 				n->script_dev = sdev;
-				if (indexed_by_sino(n))
-					sino_insert(n);
 			}
 			n->nlookup++;
 			return n;
@@ -338,10 +415,10 @@ struct node *nodes_remember(struct node *parent, const char *name, size_t len,
 		maybe_free(n);
 	}
 	struct node *n = NULL;
-	if (sino && type != S_IFDIR && st->st_nlink > 1)
-		n = sino_find(sdev, sino, type);
+	if (sino && st->st_nlink > 1)
+		n = find_link(sdev, sino, type);
 	if (!n)
-		n = new_node(type, sdev, sino);
+		n = new_node(type, sdev, sino, generation);
 	if (!n)
 		return NULL;
 	add_hashed(n, parent, name, len, hash);
@@ -349,9 +426,9 @@ struct node *nodes_remember(struct node *parent, const char *name, size_t len,
 	return n;
 }
 
-struct node *nodes_unnamed(const struct stat *st, const char *where)
+struct node *nodes_unnamed(const struct stat *st, uint32_t generation, const char *where)
 {
-	struct node *n = new_node(st->st_mode & S_IFMT, st->st_dev, st->st_ino);
+	struct node *n = new_node(st->st_mode & S_IFMT, st->st_dev, st->st_ino, generation);
 	if (!n)
 		return NULL;
 	n->gone_path = strdup(where);
@@ -369,6 +446,17 @@ void nodes_add_name(struct node *n, struct node *parent, const char *name)
 		remove_dentry(d);
 	add_dentry(n, parent, name);
 	n->nlookup--;
+}
+
+struct node *nodes_parent(const struct node *n)
+{
+	return n != &root && n->names ? n->names->parent : NULL;
+}
+
+struct node *nodes_child(const struct node *parent, const char *name, size_t len)
+{
+	struct dentry *d = find_hashed(parent, name, len, name_hash(parent, name, len));
+	return d ? d->node : NULL;
 }
 
 void nodes_drop(struct node *n)

@@ -1,7 +1,12 @@
-/* The inode table. Scripts see paths; the kernel sees node ids. A node id
- * is the address of a struct node (as in libfuse's passthrough_ll), so
- * finding a node costs nothing; a generation number taken from a counter
- * keeps (id, generation) unique although addresses are reused.
+/* The inode table. Scripts see paths; the kernel sees node ids. A node's
+ * id is the inode number it is reported with (the script's st_ino, mapped
+ * as nodes_report_ino says), so that it stays the same across cache drops
+ * and remounts: a file handle (name_to_handle_at, NFS) is the id and the
+ * generation, and must find the same file later. Where that number is
+ * missing or taken, the id comes from a counter above 2^63. Ids are looked
+ * up in a hash table, never trusted as pointers: a handle comes from
+ * outside. The generation is the one the script gave with the stat (which
+ * tells a file from an earlier one with the same number), else a counter.
  *
  * A node has one or more names (struct dentry); a file reached under two
  * names with the same script-reported st_dev and st_ino and nlink > 1 is
@@ -18,6 +23,7 @@ struct dentry;
 struct open_file;
 
 struct node {
+	uint64_t id;            /* the kernel's node id */
 	uint64_t nlookup;       /* references the kernel holds */
 	uint64_t generation;
 	uint64_t number;        /* st_ino when the script gives none */
@@ -27,7 +33,7 @@ struct node {
 	uint32_t children;      /* dentries naming this node as parent */
 	struct dentry *names;   /* paths are built from the first */
 	char *gone_path;        /* the last path, once every name is gone */
-	struct node *sino_next; /* chain in the script-ino index */
+	struct node *id_next;   /* chain in the id index */
 	struct node *all_prev, *all_next; /* every live node, for nodes_destroy */
 	uint32_t holds;         /* requests in flight that use the node */
 
@@ -46,15 +52,33 @@ void nodes_each(void (*fn)(struct node *n));
 void nodes_destroy(void);
 struct node *nodes_root(void);
 
-static inline struct node *nodes_get(fuse_ino_t ino)
-{
-	return ino == FUSE_ROOT_ID ? nodes_root() : (struct node *)(uintptr_t)ino;
-}
+/* The node with kernel id `id`, or NULL. */
+struct node *nodes_by_id(uint64_t id);
+
+/* The node of an id the kernel sent. The kernel only sends ids it was
+ * given, but should one be unknown, a stand-in node without a name is
+ * returned, which every request turns into ESTALE. */
+struct node *nodes_get(fuse_ino_t id);
+
+/* The stand-in for unknown ids. */
+struct node *nodes_unknown(void);
 
 static inline fuse_ino_t nodes_id(const struct node *n)
 {
-	return n == nodes_root() ? FUSE_ROOT_ID : (fuse_ino_t)(uintptr_t)n;
+	return n->id;
 }
+
+/* The directory n's first name is in, or NULL (the root, or no name). */
+struct node *nodes_parent(const struct node *n);
+
+/* The node named `name` (len bytes) in parent, or NULL. */
+struct node *nodes_child(const struct node *parent, const char *name, size_t len);
+
+/* After a node is freed, its last path is kept (a bounded number of them)
+ * by id, for finding it again when a file handle names it. Off until
+ * turned on: it costs a path per freed node. */
+void nodes_keep_forgotten_paths(int on);
+const char *nodes_forgotten_path(uint64_t id);
 
 /* Writes the path of `n`, or of its child `name` (name_len bytes) when
  * name is not NULL, into buf (cap bytes) and its length into *length.
@@ -74,14 +98,15 @@ static inline void nodes_hold(struct node *n)
 }
 void nodes_drop(struct node *n);
 
-/* After a successful lookup or create of parent/name with attributes *st:
- * finds or makes the node and counts one kernel reference. NULL on ENOMEM. */
+/* After a successful lookup or create of parent/name with attributes *st
+ * and the script's generation (0: none): finds or makes the node and
+ * counts one kernel reference. NULL on ENOMEM. */
 struct node *nodes_remember(struct node *parent, const char *name, size_t len,
-			    const struct stat *st);
+			    const struct stat *st, uint32_t generation);
 
 /* A file made without a name (O_TMPFILE), with one kernel reference;
  * `where` stands in for its path in messages. NULL on ENOMEM. */
-struct node *nodes_unnamed(const struct stat *st, const char *where);
+struct node *nodes_unnamed(const struct stat *st, uint32_t generation, const char *where);
 
 /* A hard link made through the mount: parent/name now also names n. */
 void nodes_add_name(struct node *n, struct node *parent, const char *name);

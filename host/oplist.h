@@ -12,7 +12,8 @@
 	X(release, 1) X(fsync, 1) X(opendir, 1) X(readdir, 1) X(releasedir, 1) \
 	X(fsyncdir, 1) X(statfs, 1) X(setxattr, 1) X(getxattr, 1) X(listxattr, 1) \
 	X(removexattr, 1) X(access, 1) X(fallocate, 1) X(lseek, 1) X(copy_file_range, 1) \
-	X(ioctl, 1) X(getlk, 1) X(setlk, 1) X(flock, 1) X(tmpfile, 1)
+	X(ioctl, 1) X(getlk, 1) X(setlk, 1) X(flock, 1) X(tmpfile, 1) \
+	X(locate, 1)
 
 enum op {
 #define OP_ENUM(name, handler) OP_##name,

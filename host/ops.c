@@ -6,6 +6,7 @@
 #include <sys/statvfs.h>
 #include <unistd.h>
 
+#include "device.h"
 #include "log.h"
 #include "ops_private.h"
 #include "passthrough.h"
@@ -36,7 +37,7 @@ static void got_stat(struct request *r, int rc)
 		default_stat(r->path.s, &st, &err);
 	else if (rc < 0)
 		err = -rc;
-	else if (bridge_result_stat(&r->call, 1, &st) != 0)
+	else if (bridge_result_stat(&r->call, 1, &st, &r->generation) != 0)
 		err = EIO;
 	r->stat_done(r, err, &st);
 }
@@ -57,7 +58,7 @@ void ops_stat_result(struct request *r, int rc, bridge_ref handle,
 	} else if (bridge_result_kind(&r->call, 1) == BRIDGE_NONE) {
 		ops_ask_stat(r, handle, done);
 	} else {
-		int err = bridge_result_stat(&r->call, 1, &st) != 0 ? EIO : 0;
+		int err = bridge_result_stat(&r->call, 1, &st, &r->generation) != 0 ? EIO : 0;
 		done(r, err, &st);
 	}
 }
@@ -76,7 +77,7 @@ void ops_fill_entry(struct fuse_entry_param *e, struct node *n, const struct sta
 struct node *ops_reply_entry(struct request *r, struct node *parent, const char *name,
 			     size_t name_len, struct stat *st)
 {
-	struct node *n = nodes_remember(parent, name, name_len, st);
+	struct node *n = nodes_remember(parent, name, name_len, st, r->generation);
 	if (!n) {
 		request_reply_err(r, ENOMEM);
 		return NULL;
@@ -147,6 +148,14 @@ static void op_init(void *userdata, struct fuse_conn_info *conn)
 	 * otherwise strip it from the mode before a default ACL could apply) */
 	if (bridge_script_posix_acl() && (conn->capable & FUSE_CAP_POSIX_ACL))
 		conn->want |= FUSE_CAP_POSIX_ACL | (conn->capable & FUSE_CAP_DONT_MASK);
+	/* File handles only for a script that can find a node again by its
+	 * number (ops_handles.c); elsewhere they could not outlive the cache. */
+	if (bridge_has(OP_locate) && (conn->capable & FUSE_CAP_EXPORT_SUPPORT)) {
+		conn->want |= FUSE_CAP_EXPORT_SUPPORT;
+		nodes_keep_forgotten_paths(1);
+	} else {
+		device_init_no_export();
+	}
 	bridge_call_simple(OP_init);
 }
 

@@ -66,6 +66,40 @@ static void opened(struct request *r, int rc)
 	reply_open(r, NULL);
 }
 
+/* An open of a file removed while open (only a file handle reaches it):
+ * it has no path for the script, so the host opens it again through an fd
+ * an earlier open handed over, as the kernel would through /proc. 0 when
+ * there is none (the caller answers ENOENT). */
+static int reopen_removed(struct request *r, struct node *n)
+{
+	struct open_file *from = n->open_files;
+	while (from && (from->fd < 0 || !from->regular))
+		from = from->next_of_node;
+	if (!from)
+		return 0;
+	char proc[40];
+	snprintf(proc, sizeof proc, "/proc/self/fd/%d", from->fd);
+	int fd = open(proc, (r->fi.flags & ~(O_CREAT | O_EXCL | O_NOCTTY)) | O_CLOEXEC);
+	if (fd < 0) {
+		request_reply_err(r, errno);
+		return 1;
+	}
+	request_hold(r, n);
+	request_use_open(r, files_new(n));
+	if (!r->of || files_take_fd(r->of, fd, r->fi.flags, &r->call) != 0) {
+		if (r->of)
+			files_free(r->of);
+		else
+			close(fd);
+		request_reply_err(r, r->of ? EIO : ENOMEM);
+		return 1;
+	}
+	if (r->trace.active)
+		trace_path(&r->trace, n->gone_path ? n->gone_path : "(removed)", NULL);
+	reply_open(r, NULL);
+	return 1;
+}
+
 void ops_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	struct request *r = request_begin(req, OP_open);
@@ -73,6 +107,8 @@ void ops_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	r->fi = *fi;
 	if (r->trace.active)
 		trace_args(&r->trace, "flags=0%o", fi->flags);
+	if (nodes_unlinked_node(n) && reopen_removed(r, n))
+		return;
 	if (request_path(r, n, NULL, 0) != 0)
 		return;
 	request_use_open(r, files_new(n));
@@ -85,7 +121,8 @@ void ops_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 
 static void created_with_stat(struct request *r, int err, struct stat *st)
 {
-	struct node *n = err ? NULL : nodes_remember(r->node, r->name, r->name_len, st);
+	struct node *n = err ? NULL : nodes_remember(r->node, r->name, r->name_len, st,
+						    r->generation);
 	if (!n) {
 		files_free(r->of);
 		request_reply_err(r, err ? err : ENOMEM);
@@ -105,6 +142,7 @@ static void created(struct request *r, int rc)
 		files_free(r->of);
 		request_reply_err(r, err);
 	} else if (res.has_stat) {
+		r->generation = res.generation;
 		created_with_stat(r, 0, &res.st);
 	} else {
 		ops_ask_stat(r, r->of->handle, created_with_stat);
@@ -121,7 +159,7 @@ static void tmpfile_made(struct request *r, int rc)
 		err = -bridge_bad_result(&r->call, "must return the new file's stat too: handle, stat");
 	char where[300];
 	snprintf(where, sizeof where, "%.280s/(tmpfile)", strcmp(r->path.s, "/") ? r->path.s : "");
-	struct node *n = err ? NULL : nodes_unnamed(&res.st, where);
+	struct node *n = err ? NULL : nodes_unnamed(&res.st, res.generation, where);
 	if (!n) {
 		files_free(r->of);
 		request_reply_err(r, err ? err : ENOMEM);

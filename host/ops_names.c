@@ -27,6 +27,12 @@ static void looked_up(struct request *r, int err, struct stat *st)
 void ops_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 {
 	struct request *r = request_begin(req, OP_lookup);
+	/* The kernel resolves "." and ".." itself; it sends them only to find
+	 * a node for a file handle. */
+	if (name[0] == '.' && (name[1] == '\0' || (name[1] == '.' && name[2] == '\0'))) {
+		ops_lookup_handle(r, parent, name);
+		return;
+	}
 	if (request_path(r, nodes_get(parent), name, 0) == 0)
 		ops_ask_stat(r, BRIDGE_NOREF, looked_up);
 }

@@ -55,6 +55,10 @@ int ops_refuse_enosys(struct request *r);
  * can free what they hold. */
 int ops_with_handler(struct request *r, enum op op, struct node *n);
 
+/* LOOKUP of "." or "..": the kernel finding a node by id for a file
+ * handle (ops_handles.c). */
+void ops_lookup_handle(struct request *r, fuse_ino_t id, const char *name);
+
 /* The operations, for the table in ops.c. */
 void ops_lookup(fuse_req_t req, fuse_ino_t parent, const char *name);
 void ops_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi);

@@ -38,6 +38,10 @@ struct request *request_begin(fuse_req_t req, enum op op)
 	r->offset = 0;
 	r->flags = 0;
 	r->mode = 0;
+	r->generation = 0;
+	r->walk_path = NULL;
+	r->walk_at = 0;
+	r->walk_node = NULL;
 	r->finish = NULL;
 	r->stat_done = NULL;
 	r->call.thread = NULL; /* no results held */
@@ -62,6 +66,20 @@ static void free_path(struct request_path *p)
 	if (p->s && p->s != p->small)
 		free(p->s);
 	p->s = NULL;
+}
+
+int request_path_text(struct request *r, const char *s, size_t len)
+{
+	free_path(&r->path);
+	r->path.s = len < sizeof r->path.small ? r->path.small : malloc(len + 1);
+	if (!r->path.s) {
+		request_reply_err(r, ENOMEM);
+		return -1;
+	}
+	memcpy(r->path.s, s, len);
+	r->path.s[len] = '\0';
+	r->path.len = len;
+	return 0;
 }
 
 /* Ends the request after its reply: trace, holds, results, memory. */
@@ -95,6 +113,9 @@ static void end(struct request *r, int err)
 		nodes_drop(r->node);
 	if (r->node2)
 		nodes_drop(r->node2);
+	if (r->walk_node)
+		nodes_drop(r->walk_node);
+	free(r->walk_path);
 	free_path(&r->path);
 	free_path(&r->path2);
 	r->next_free = pool;
@@ -149,8 +170,19 @@ void request_hold(struct request *r, struct node *n)
 		r->node2 = n;
 }
 
+/* An id the kernel should not have sent (see nodes_get). */
+static int unknown_node(struct request *r, struct node *n)
+{
+	if (n != nodes_unknown())
+		return 0;
+	request_reply_err(r, ESTALE);
+	return 1;
+}
+
 int request_path(struct request *r, struct node *n, const char *name, int through_handle)
 {
+	if (unknown_node(r, n))
+		return -1;
 	size_t name_len = name ? strlen(name) : 0;
 	if (name_len > NAME_MAX_BYTES) {
 		request_reply_err(r, ENAMETOOLONG);
@@ -170,6 +202,8 @@ int request_path(struct request *r, struct node *n, const char *name, int throug
 
 int request_path2(struct request *r, struct node *n, const char *name)
 {
+	if (unknown_node(r, n))
+		return -1;
 	size_t name_len = name ? strlen(name) : 0;
 	if (name_len > NAME_MAX_BYTES) {
 		request_reply_err(r, ENAMETOOLONG);

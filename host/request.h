@@ -40,6 +40,14 @@ struct request {
 	int64_t offset;
 	unsigned flags;
 	mode_t mode;
+	/* The generation the script gave with the stat read last (0: none),
+	 * for a node made from that stat. */
+	uint32_t generation;
+	/* Finding a node by its id for a file handle (ops_handles.c): the path
+	 * being walked, how far, and the node reached so far (held). */
+	char *walk_path;
+	size_t walk_at;
+	struct node *walk_node;
 	struct bridge_caller caller;
 	struct bridge_call call;
 	void (*finish)(struct request *r, int rc);
@@ -62,6 +70,10 @@ struct request *request_begin(fuse_req_t req, enum op op);
  * has lost its names unless `through_handle` (see nodes_path_into). */
 int request_path(struct request *r, struct node *n, const char *name, int through_handle);
 int request_path2(struct request *r, struct node *n, const char *name);
+
+/* Sets r->path to the len bytes at s, for a handler call on a path the
+ * request found itself. Returns 0, or -1 after replying ENOMEM. */
+int request_path_text(struct request *r, const char *s, size_t len);
 
 /* Holds n for the request without building a path. */
 void request_hold(struct request *r, struct node *n);

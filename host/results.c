@@ -32,13 +32,14 @@ enum bridge_kind bridge_result_kind(const struct bridge_call *c, int i)
 	return lua_type(c->thread, at) == LUA_TTABLE ? BRIDGE_TABLE : BRIDGE_OTHER;
 }
 
-int bridge_result_stat(const struct bridge_call *c, int i, struct stat *st)
+int bridge_result_stat(const struct bridge_call *c, int i, struct stat *st, uint32_t *generation)
 {
 	int at = result_at(c, i);
 	if (!at)
 		return bridge_bad_result(c, "returned nothing; return a stat table, or nil, \"ENOENT\"");
 	const char *why;
-	if (values_to_stat(c->thread, at, st, &why) != 0)
+	uint32_t unused;
+	if (values_to_stat(c->thread, at, st, generation ? generation : &unused, &why) != 0)
 		return bridge_bad_result(c, why);
 	return 0;
 }
@@ -147,7 +148,7 @@ int bridge_result_open(const struct bridge_call *c, struct open_result *out)
 		if (looks_like_options(L, stat_at))
 			return bridge_bad_result(c, "returned options where the new file's stat belongs: "
 						    "create returns handle, stat, options");
-		if (bridge_result_stat(c, 2, &out->st) != 0)
+		if (bridge_result_stat(c, 2, &out->st, &out->generation) != 0)
 			return -EIO;
 		out->has_stat = 1;
 	}

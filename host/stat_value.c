@@ -10,6 +10,13 @@
 
 #define METATABLE "moonfs.stat"
 
+/* The userdata: the stat first, so that a pointer to one is a pointer to
+ * the other. */
+struct stat_value {
+	struct stat st;
+	uint32_t generation;
+};
+
 /* The metatable's identity and a registry reference to it: telling and
  * making stat values then costs no lookup by name. One Lua state per
  * thread; stat_value_forget before it closes. */
@@ -30,6 +37,11 @@ struct stat *stat_value_get(lua_State *L, int idx)
 	int ours = lua_topointer(L, -1) == identity;
 	lua_pop(L, 1);
 	return ours ? st : NULL;
+}
+
+uint32_t stat_value_generation(const struct stat *st)
+{
+	return ((const struct stat_value *)st)->generation;
 }
 
 static struct stat *check(lua_State *L)
@@ -87,6 +99,8 @@ static int get_field(lua_State *L)
 		lua_pushnumber(L, (lua_Number)st->st_rdev);
 	} else if (strcmp(key, "blksize") == 0) {
 		lua_pushnumber(L, (lua_Number)st->st_blksize);
+	} else if (strcmp(key, "generation") == 0) {
+		lua_pushnumber(L, stat_value_generation(st));
 	} else {
 		lua_pushnil(L);
 	}
@@ -149,6 +163,8 @@ static int set_field(lua_State *L)
 		st->st_blocks = (blkcnt_t)whole(L, key, INT64_MAX);
 	} else if (strcmp(key, "rdev") == 0) {
 		st->st_rdev = (dev_t)whole(L, key, UINT32_MAX);
+	} else if (strcmp(key, "generation") == 0) {
+		((struct stat_value *)st)->generation = (uint32_t)whole(L, key, UINT32_MAX);
 	} else {
 		return luaL_error(L, "a stat has no field '%s'", key);
 	}
@@ -180,10 +196,11 @@ static void make_metatable(lua_State *L)
 	metatable_ref = luaL_ref(L, LUA_REGISTRYINDEX);
 }
 
-void stat_value_push(lua_State *L, const struct stat *st)
+void stat_value_push(lua_State *L, const struct stat *st, uint32_t generation)
 {
-	struct stat *copy = lua_newuserdata(L, sizeof *copy);
-	*copy = *st;
+	struct stat_value *copy = lua_newuserdata(L, sizeof *copy);
+	copy->st = *st;
+	copy->generation = generation;
 	if (!identity)
 		make_metatable(L);
 	lua_rawgeti(L, LUA_REGISTRYINDEX, metatable_ref);

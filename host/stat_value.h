@@ -7,10 +7,17 @@
 #include <lua.h>
 #include <sys/stat.h>
 
-void stat_value_push(lua_State *L, const struct stat *st);
+#include <stdint.h>
+
+/* Pushes a stat value; `generation` tells this object from an earlier one
+ * that had the same inode number (0: unknown). */
+void stat_value_push(lua_State *L, const struct stat *st, uint32_t generation);
 
 /* The stat inside the value at idx, or NULL when it is not one. */
 struct stat *stat_value_get(lua_State *L, int idx);
+
+/* The generation of a stat that stat_value_get returned. */
+uint32_t stat_value_generation(const struct stat *st);
 
 /* Before the Lua state of this thread closes. */
 void stat_value_forget(void);

@@ -27,6 +27,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
+#include <sys/sysmacros.h>
 #include <sys/syscall.h>
 #include <sys/xattr.h>
 #include <unistd.h>
@@ -227,28 +228,64 @@ static int empty_flag(const struct beneath *at)
 	return at->name[0] ? 0 : AT_EMPTY_PATH;
 }
 
+/* statx rather than fstatat, at the same cost, for the birth time: it
+ * tells a file from an earlier one that had the same inode number, which
+ * is what a FUSE generation must do (file handles, NFS). 0: no birth time. */
+static int stat_object(int dirfd, const char *name, int flags, struct stat *st,
+		       uint32_t *generation)
+{
+	struct statx x;
+	if (statx(dirfd, name, flags, STATX_BASIC_STATS | STATX_BTIME, &x) != 0)
+		return -1;
+	memset(st, 0, sizeof *st);
+	st->st_dev = makedev(x.stx_dev_major, x.stx_dev_minor);
+	st->st_ino = x.stx_ino;
+	st->st_mode = x.stx_mode;
+	st->st_nlink = x.stx_nlink;
+	st->st_uid = x.stx_uid;
+	st->st_gid = x.stx_gid;
+	st->st_rdev = makedev(x.stx_rdev_major, x.stx_rdev_minor);
+	st->st_size = (off_t)x.stx_size;
+	st->st_blksize = (blksize_t)x.stx_blksize;
+	st->st_blocks = (blkcnt_t)x.stx_blocks;
+	st->st_atim = (struct timespec){ x.stx_atime.tv_sec, x.stx_atime.tv_nsec };
+	st->st_mtim = (struct timespec){ x.stx_mtime.tv_sec, x.stx_mtime.tv_nsec };
+	st->st_ctim = (struct timespec){ x.stx_ctime.tv_sec, x.stx_ctime.tv_nsec };
+	*generation = 0;
+	if (x.stx_mask & STATX_BTIME) {
+		uint64_t h = ((uint64_t)x.stx_btime.tv_sec * 1000000007ULL) ^ x.stx_btime.tv_nsec;
+		h ^= h >> 31;
+		h *= 0x9e3779b97f4a7c15ULL;
+		*generation = (uint32_t)(h >> 32) | 1; /* never 0 */
+	}
+	return 0;
+}
+
 /* sys.stat(dirfd, path) -> stat table of the name itself (lstat). */
 static int sys_stat(lua_State *L)
 {
 	struct stat st;
+	uint32_t generation;
 	struct beneath at;
 	if (get_at(L, 1, &at) != 0)
 		return push_error(L, errno);
-	int rc = fstatat(at.dirfd, at.name, &st, AT_SYMLINK_NOFOLLOW | empty_flag(&at));
+	int rc = stat_object(at.dirfd, at.name, AT_SYMLINK_NOFOLLOW | empty_flag(&at), &st,
+			     &generation);
 	int err = errno;
 	beneath_done(&at);
 	if (rc != 0)
 		return push_error(L, err);
-	stat_value_push(L, &st);
+	stat_value_push(L, &st, generation);
 	return 1;
 }
 
 static int sys_fstat(lua_State *L)
 {
 	struct stat st;
-	if (fstat(check_fd(L, 1), &st) != 0)
+	uint32_t generation;
+	if (stat_object(check_fd(L, 1), "", AT_EMPTY_PATH, &st, &generation) != 0)
 		return push_error(L, errno);
-	stat_value_push(L, &st);
+	stat_value_push(L, &st, generation);
 	return 1;
 }
 

@@ -375,11 +375,13 @@ static int get_mode(lua_State *L, int idx, mode_t *out, const char **why)
 	return 0;
 }
 
-int values_to_stat(lua_State *L, int idx, struct stat *st, const char **why)
+int values_to_stat(lua_State *L, int idx, struct stat *st, uint32_t *generation,
+		   const char **why)
 {
 	const struct stat *value = stat_value_get(L, idx);
 	if (value) { /* from moonfs.sys: checked when it was made or changed */
 		*st = *value;
+		*generation = stat_value_generation(value);
 		return 0;
 	}
 	if (lua_type(L, idx) != LUA_TTABLE) {
@@ -399,7 +401,7 @@ int values_to_stat(lua_State *L, int idx, struct stat *st, const char **why)
 	 * gid are 32 bits and (uid_t)-1 means "no change" elsewhere, sizes and
 	 * block counts are signed 64-bit, rdev 32 bits. */
 	uint64_t size = 0, nlink = S_ISDIR(mode) ? 2 : 1, uid = default_uid, gid = default_gid,
-		 ino = 0, dev = 0, blocks = UINT64_MAX, rdev = 0;
+		 ino = 0, dev = 0, blocks = UINT64_MAX, rdev = 0, gen = 0;
 	if (values_get_u64(L, idx, "size", INT64_MAX, &size, why) ||
 	    values_get_u64(L, idx, "nlink", UINT32_MAX, &nlink, why) ||
 	    values_get_u64(L, idx, "uid", UINT32_MAX - 1, &uid, why) ||
@@ -407,8 +409,10 @@ int values_to_stat(lua_State *L, int idx, struct stat *st, const char **why)
 	    values_get_u64(L, idx, "ino", UINT64_MAX, &ino, why) ||
 	    values_get_u64(L, idx, "dev", UINT64_MAX, &dev, why) ||
 	    values_get_u64(L, idx, "blocks", INT64_MAX, &blocks, why) ||
-	    values_get_u64(L, idx, "rdev", UINT32_MAX, &rdev, why))
+	    values_get_u64(L, idx, "rdev", UINT32_MAX, &rdev, why) ||
+	    values_get_u64(L, idx, "generation", UINT32_MAX, &gen, why))
 		return -1;
+	*generation = (uint32_t)gen;
 	st->st_size = (off_t)size;
 	st->st_nlink = (nlink_t)nlink;
 	st->st_uid = (uid_t)uid;

@@ -26,9 +26,11 @@ const char *values_errno_name(int err);
  * positive errno, or 0 when the value is not one (then *why says why). */
 int values_to_errno(lua_State *L, int idx, const char **why);
 
-/* Fills *st from the stat table (or moonfs stat value) at idx. Returns 0,
+/* Fills *st from the stat table (or moonfs stat value) at idx, and
+ * *generation from its `generation` field (0 when it has none). Returns 0,
  * or -1 with *why set to a message naming the bad field. */
-int values_to_stat(lua_State *L, int idx, struct stat *st, const char **why);
+int values_to_stat(lua_State *L, int idx, struct stat *st, uint32_t *generation,
+		   const char **why);
 
 /* Fills *sv from the table a statfs handler returned (fields bsize,
  * frsize, blocks, bfree, bavail, files, ffree, namemax; all optional).

@@ -314,6 +314,36 @@ local function mirror(root)
     return sys.removexattr(dirfd, rel, name)
   end
 
+  -- File handles: the path of the file numbered `ino`, which the kernel
+  -- no longer has (after a remount; after a cache drop the host first
+  -- tries the path the file last had). The tree is searched breadth first
+  -- by the numbers readdir gives, so a cold handle costs a scan; the stat
+  -- generations (birth times) then tell a reused number from the file the
+  -- handle was made for. Filesystems mounted below the root are not
+  -- searched.
+  function fs.locate(ino)
+    local root_dev = sys.stat(rootfd, ".").dev
+    local queue, head, tail = { "." }, 1, 1
+    while head <= tail do
+      local dir = queue[head]
+      queue[head] = nil
+      head = head + 1
+      local names, types, inos = sys.readdir(rootfd, dir)
+      for i = 1, names and #names or 0 do
+        local rel = dir == "." and names[i] or dir .. "/" .. names[i]
+        if inos[i] == ino then return "/" .. rel end
+        if types[i] == "dir" or types[i] == false then
+          local st = sys.stat(rootfd, rel)
+          if st and st.type == "dir" and st.dev == root_dev then
+            tail = tail + 1
+            queue[tail] = rel
+          end
+        end
+      end
+    end
+    return nil, "ENOENT"
+  end
+
   return fs
 end
 
