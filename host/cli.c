@@ -37,12 +37,25 @@ int cli_connect(const char *mountpoint, const char *command)
 		free(real);
 		return -1;
 	}
+	char dir[108];
+	const char *why = NULL;
+	if (control_directory(dir, sizeof dir) != 0 ||
+	    (access(dir, F_OK) == 0 && control_directory_trusted(dir, &why) != 0)) {
+		fprintf(stderr, "moonfs: not using %s: %s\n", dir, why ? why : "path too long");
+		free(real);
+		return -1;
+	}
 	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	struct sockaddr_un addr = { .sun_family = AF_UNIX };
 	snprintf(addr.sun_path, sizeof addr.sun_path, "%s", path);
-	if (fd < 0 || connect(fd, (struct sockaddr *)&addr, sizeof addr) != 0) {
+	const char *problem = NULL;
+	if (fd < 0 || connect(fd, (struct sockaddr *)&addr, sizeof addr) != 0)
+		problem = strerror(errno);
+	else if (!control_peer_trusted(fd))
+		problem = "answered by another user";
+	if (problem) {
 		fprintf(stderr, "moonfs: %s is not a running moonfs mount of yours (%s: %s)\n", real,
-			path, strerror(errno));
+			path, problem);
 		if (fd >= 0)
 			close(fd);
 		free(real);
@@ -151,8 +164,13 @@ static int cmd_trace(int argc, char **argv)
 static int cmd_list(void)
 {
 	char dir[108];
+	const char *why = NULL;
 	if (control_directory(dir, sizeof dir) != 0)
 		return 1;
+	if (access(dir, F_OK) == 0 && control_directory_trusted(dir, &why) != 0) {
+		fprintf(stderr, "moonfs: not using %s: %s\n", dir, why);
+		return 1;
+	}
 	DIR *d = opendir(dir);
 	printf("%-32s %-28s %8s %10s\n", "MOUNT POINT", "SCRIPT", "PID", "UP");
 	for (struct dirent *e; d && (e = readdir(d));) {
@@ -165,7 +183,7 @@ static int cmd_list(void)
 			continue;
 		int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 		if (fd < 0 || connect(fd, (struct sockaddr *)&addr, sizeof addr) != 0 ||
-		    write(fd, "info\n", 5) != 5) {
+		    !control_peer_trusted(fd) || write(fd, "info\n", 5) != 5) {
 			if (fd >= 0)
 				close(fd);
 			continue; /* a stale socket of a killed host */

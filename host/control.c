@@ -56,6 +56,30 @@ int control_directory(char *buf, size_t size)
 	return n > 0 && (size_t)n < size ? 0 : -1;
 }
 
+int control_directory_trusted(const char *dir, const char **why)
+{
+	struct stat st;
+	*why = NULL;
+	if (lstat(dir, &st) != 0)
+		*why = strerror(errno);
+	else if (!S_ISDIR(st.st_mode))
+		*why = "not a directory (a symlink?)";
+	else if (st.st_uid != geteuid())
+		*why = "owned by another user";
+	else if (st.st_mode & 077)
+		*why = "open to other users (its mode must be 0700)";
+	return *why ? -1 : 0;
+}
+
+int control_peer_trusted(int fd)
+{
+	struct ucred cred;
+	socklen_t len = sizeof cred;
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) != 0)
+		return 0;
+	return cred.uid == geteuid() || cred.uid == 0;
+}
+
 int control_socket_path(const char *mountpoint, char *buf, size_t size)
 {
 	char dir[sizeof socket_path];
@@ -295,7 +319,9 @@ static void on_connection(uv_stream_t *listener, int status)
 		return;
 	uv_pipe_init(listener->loop, &c->pipe, 0);
 	c->pipe.data = c;
+	uv_os_fd_t fd;
 	if (uv_accept(listener, (uv_stream_t *)&c->pipe) != 0 ||
+	    uv_fileno((uv_handle_t *)&c->pipe, &fd) != 0 || !control_peer_trusted(fd) ||
 	    uv_read_start((uv_stream_t *)&c->pipe, on_alloc, on_read) != 0)
 		close_client(c);
 }
@@ -319,8 +345,13 @@ int control_start(uv_loop_t *loop, const char *mountpoint, const char *script, i
 	if (control_directory(dir, sizeof dir) != 0 ||
 	    control_socket_path(mountpoint, socket_path, sizeof socket_path) != 0)
 		return -1;
+	const char *why;
 	if (mkdir(dir, 0700) != 0 && errno != EEXIST) {
 		log_msg("control socket: cannot make %s: %s", dir, strerror(errno));
+		return -1;
+	}
+	if (control_directory_trusted(dir, &why) != 0) {
+		log_msg("control socket: %s is %s; this mount has no control socket", dir, why);
 		return -1;
 	}
 	if (live(socket_path)) {

@@ -16,6 +16,16 @@
  * $XDG_RUNTIME_DIR/moonfs (or /tmp/moonfs-UID). */
 int control_directory(char *buf, size_t size);
 
+/* 0 when dir is a real directory (no symlink) of this user that nobody
+ * else can write to; else -1 with *why set. In a shared place such as
+ * /tmp another user could otherwise have made it and put a socket of
+ * their own where ours is looked for. */
+int control_directory_trusted(const char *dir, const char **why);
+
+/* 1 when the process at the other end of a connected socket is this user
+ * or root. */
+int control_peer_trusted(int fd);
+
 /* The socket of the mount at `mountpoint` (an absolute, resolved path). */
 int control_socket_path(const char *mountpoint, char *buf, size_t size);
 

@@ -506,7 +506,7 @@ describe("the control socket", function()
     code, out = sh(daemon.as(user, { XDG_RUNTIME_DIR = path:match("^(.*)/moonfs/") })
       .. moonfs .. " stats " .. quote(d.dir))
     assert.equal(1, code, out)
-    assert.matches("Permission denied", out, 1, true)
+    assert.matches("not using .*/moonfs: owned by another user", out)
     code, out = sh(daemon.as(user) .. moonfs .. " reload " .. quote(d.dir))
     assert.equal(1, code, out)
     -- and a plain connect to the socket
@@ -521,6 +521,26 @@ describe("the control socket", function()
     -- root gets in
     assert.equal(d.pid, stats_json(d.dir).pid)
     daemon.stop(d)
+  end)
+
+  it("is not looked for in a directory another user made", function()
+    if not need_root("switching to another user") then return end
+    local victim = users.create("vic")
+    -- someone else made the victim's fallback directory first, open to all
+    local dir = "/tmp/moonfs-" .. victim.uid
+    finally(function() sh("rm -rf " .. dir) end)
+    assert.equal(0, (sh("rm -rf " .. dir .. " && mkdir -m 777 " .. dir)))
+    local code, out = sh(daemon.as(victim, { XDG_RUNTIME_DIR = "" }) .. moonfs .. " list")
+    assert.equal(1, code, out)
+    assert.matches("not using " .. dir .. ": owned by another user", out, 1, true)
+    code, out = sh(daemon.as(victim, { XDG_RUNTIME_DIR = "" }) .. moonfs .. " stats /tmp")
+    assert.equal(1, code, out)
+    assert.matches("owned by another user", out, 1, true)
+    -- the victim's own directory, but open to others: refused too
+    assert.equal(0, (sh("chown " .. victim.uid .. " " .. dir)))
+    code, out = sh(daemon.as(victim, { XDG_RUNTIME_DIR = "" }) .. moonfs .. " list")
+    assert.equal(1, code, out)
+    assert.matches("mode must be 0700", out, 1, true)
   end)
 end)
 
