@@ -70,18 +70,27 @@ static const char usage[] =
 	"is handed to the script as a table: `local options = ...`.\n"
 	"Signals: SIGINT/SIGTERM unmount, SIGHUP reloads SCRIPT, SIGUSR1 logs counters.\n";
 
-/* Options that belong to FUSE (libfuse's mount and session options). */
+/* Options that belong to FUSE: libfuse's mount options, and the ones
+ * fuse_parse_conn_info_opts takes for the connection (applied at INIT,
+ * before the host's own needs). */
 static const char *const fuse_options[] = {
 	"allow_other", "allow_root", "auto_unmount", "default_permissions", "fsname", "subtype",
 	"ro", "rw", "suid", "nosuid", "dev", "nodev", "exec", "noexec", "async", "sync",
-	"atime", "noatime", "diratime", "nodiratime", "relatime", "norelatime", "strictatime",
-	"nostrictatime", "dirsync", "lazytime", "nolazytime", "blkdev", "blksize", "max_read",
-	"context", "fscontext", "defcontext", "rootcontext", "max_readahead", "async_read",
-	"sync_read", "atomic_o_trunc", "no_remote_lock", "no_remote_flock",
-	"no_remote_posix_lock", "splice_write", "no_splice_write", "splice_move",
-	"no_splice_move", "splice_read", "no_splice_read", "auto_inval_data",
-	"no_auto_inval_data", "readdirplus", "time_gran", "max_background",
-	"congestion_threshold", "no_writeback_cache", NULL,
+	"atime", "noatime", "dirsync", "blkdev", "blksize", "max_read",
+	"context", "fscontext", "defcontext", "rootcontext", "max_write", "max_readahead",
+	"async_read", "sync_read", "no_remote_lock", "no_remote_flock",
+	"no_remote_posix_lock", "auto_inval_data", "no_auto_inval_data", "readdirplus", "async_dio", "no_async_dio", "time_gran",
+	"max_background", "congestion_threshold", "no_writeback_cache", NULL,
+};
+
+/* Accepted and dropped: access-time flags that fstab lines often carry
+ * (the kernel keeps FUSE's access times its own way, and libfuse 3.14
+ * refuses them), and splicing, which does not apply: the host reads and
+ * writes the FUSE device itself. */
+static const char *const dropped_options[] = {
+	"diratime", "nodiratime", "relatime", "norelatime", "strictatime", "nostrictatime",
+	"lazytime", "nolazytime", "splice_write", "no_splice_write", "splice_move",
+	"no_splice_move", "splice_read", "no_splice_read", NULL,
 };
 
 struct command_line {
@@ -89,6 +98,7 @@ struct command_line {
 	const char *mountpoint;
 	int foreground, debug, check, passthrough, log_stats;
 	int unchecked_permissions; /* -o nodefault_permissions */
+	int mounted_fd;            /* the mount point is /dev/fd/N */
 	const char *log_file;
 	const char *trace_file;
 	int trace;
@@ -106,10 +116,10 @@ struct command_line {
 	struct script_options script_opts;
 };
 
-static int is_fuse_option(const char *key, size_t len)
+static int listed(const char *const *list, const char *key, size_t len)
 {
-	for (int i = 0; fuse_options[i]; i++)
-		if (strlen(fuse_options[i]) == len && strncmp(fuse_options[i], key, len) == 0)
+	for (int i = 0; list[i]; i++)
+		if (strlen(list[i]) == len && strncmp(list[i], key, len) == 0)
 			return 1;
 	return 0;
 }
@@ -123,6 +133,20 @@ static int parse_number(const char *what, const char *value, const char *unit, d
 		return -1;
 	}
 	*out = v;
+	return 0;
+}
+
+/* The value of FUSE option name=N, or 0. */
+static unsigned fuse_option_number(const struct command_line *cl, const char *name)
+{
+	size_t len = strlen(name);
+	for (const char *p = cl->fuse_opts; p && *p;) {
+		const char *end = strchr(p, ',');
+		size_t n = end ? (size_t)(end - p) : strlen(p);
+		if (n > len && p[len] == '=' && strncmp(p, name, len) == 0)
+			return (unsigned)strtoul(p + len + 1, NULL, 10);
+		p += n + (end ? 1 : 0);
+	}
 	return 0;
 }
 
@@ -175,6 +199,24 @@ static void append_fuse_opt(struct command_line *cl, const char *opt)
 	cl->fuse_opts = s;
 }
 
+/* fsname=TEXT, with the commas and backslashes in TEXT escaped for
+ * libfuse's option parser. */
+static void append_fsname(struct command_line *cl, const char *text)
+{
+	char *opt = malloc(strlen("fsname=") + 2 * strlen(text) + 1);
+	if (!opt)
+		abort();
+	char *o = stpcpy(opt, "fsname=");
+	for (const char *t = text; *t; t++) {
+		if (*t == ',' || *t == '\\')
+			*o++ = '\\';
+		*o++ = *t;
+	}
+	*o = '\0';
+	append_fuse_opt(cl, opt);
+	free(opt);
+}
+
 /* Sorts one -o item into FUSE's, the host's or the script's. */
 static int take_option(struct command_line *cl, char *item)
 {
@@ -183,15 +225,22 @@ static int take_option(struct command_line *cl, char *item)
 	char *eq = strchr(item, '=');
 	size_t key_len = eq ? (size_t)(eq - item) : strlen(item);
 	const char *value = eq ? eq + 1 : NULL;
-	if (is_fuse_option(item, key_len)) {
+	if (listed(fuse_options, item, key_len)) {
 		append_fuse_opt(cl, item);
 		return 0;
 	}
+	if (listed(dropped_options, item, key_len))
+		return 0;
 	if (eq)
 		*eq = '\0';
 	if (strcmp(item, "writeback_cache") == 0) {
 		fprintf(stderr, "moonfs: -o writeback_cache is not supported: the kernel refuses it "
 				"together with passthrough\n");
+		return -1;
+	}
+	if (strcmp(item, "atomic_o_trunc") == 0) {
+		fprintf(stderr, "moonfs: -o atomic_o_trunc is not supported: the host has the kernel "
+				"truncate with a setattr, which also clears setuid and setgid\n");
 		return -1;
 	}
 	if (strcmp(item, "nopassthrough") == 0)
@@ -333,7 +382,14 @@ static int resolve_paths(struct command_line *cl)
 		fprintf(stderr, "moonfs: cannot open %s: %s\n", cl->script, strerror(errno));
 		return -1;
 	}
-	if (cl->mountpoint && !(cl->mount_path = realpath(cl->mountpoint, NULL))) {
+	/* /dev/fd/N: an fd of /dev/fuse already mounted by the caller
+	 * (mount.fuse3 -o drop_privileges); libfuse takes it as it is. */
+	unsigned fd_number;
+	char rest;
+	if (cl->mountpoint && sscanf(cl->mountpoint, "/dev/fd/%u%c", &fd_number, &rest) == 1) {
+		cl->mounted_fd = 1;
+		cl->mount_path = strdup(cl->mountpoint);
+	} else if (cl->mountpoint && !(cl->mount_path = realpath(cl->mountpoint, NULL))) {
 		fprintf(stderr, "moonfs: mount point %s is not a directory (%s)\n", cl->mountpoint,
 			strerror(errno));
 		return -1;
@@ -413,7 +469,7 @@ static int mount_and_serve(struct command_line *cl, char *argv0)
 {
 	int rc;
 	struct stat mst;
-	if (stat(cl->mountpoint, &mst) != 0 || !S_ISDIR(mst.st_mode)) {
+	if (!cl->mounted_fd && (stat(cl->mountpoint, &mst) != 0 || !S_ISDIR(mst.st_mode))) {
 		fprintf(stderr, "moonfs: mount point %s is not a directory\n", cl->mountpoint);
 		return 1;
 	}
@@ -468,23 +524,31 @@ static int mount_and_serve(struct command_line *cl, char *argv0)
 	fuse_argv[fuse_argc++] = argv0;
 	if (cl->debug)
 		fuse_argv[fuse_argc++] = "-d";
+	/* The script, as given, names the mount (the source column of
+	 * /proc/mounts): mount -a then sees an fstab line as mounted. */
 	if (!cl->fuse_opts || !strstr(cl->fuse_opts, "fsname="))
-		append_fuse_opt(cl, "fsname=moonfs");
+		append_fsname(cl, cl->script);
 	if (!strstr(cl->fuse_opts, "subtype="))
 		append_fuse_opt(cl, "subtype=moonfs");
 	fuse_argv[fuse_argc++] = "-o";
 	fuse_argv[fuse_argc++] = cl->fuse_opts;
 	fuse_argv[fuse_argc] = NULL;
 	struct fuse_args args = FUSE_ARGS_INIT(fuse_argc, fuse_argv);
+	/* Takes the connection options out of args; op_init applies them. */
+	ops_config.conn_opts = fuse_parse_conn_info_opts(&args);
+	ops_config.max_read = fuse_option_number(cl, "max_read");
 
-	struct fuse_session *se = fuse_session_new(&args, &moonfs_ops, sizeof moonfs_ops, NULL);
+	struct fuse_session *se = ops_config.conn_opts
+		? fuse_session_new(&args, &moonfs_ops, sizeof moonfs_ops, NULL) : NULL;
 	fuse_opt_free_args(&args);
 	if (!se) {
 		bridge_close();
 		return 1;
 	}
 	rc = 1;
-	if (fuse_session_mount(se, cl->mountpoint) != 0)
+	/* The resolved path: the host leaves its working directory when it
+	 * daemonizes, and unmounts by this path when a signal ends it. */
+	if (fuse_session_mount(se, cl->mount_path) != 0)
 		goto out_destroy;
 	passthrough_configure(cl->passthrough, has_fuse_option(cl, "allow_other"));
 	if (device_setup(se) != 0) {
@@ -505,6 +569,10 @@ static int mount_and_serve(struct command_line *cl, char *argv0)
 
 	/* An unmount or SIGINT/SIGTERM ends serving: both clean ends. */
 	int serve_rc = loop_serve(se, cl->spin_us);
+	if (serve_rc == 0 && !ops_config.initialized) {
+		log_msg("the mount ended before the kernel's INIT was answered (see above)");
+		serve_rc = -EPROTO;
+	}
 	control_stop();
 	request_cancel_waiting();
 	notify_stop();
@@ -522,5 +590,6 @@ out_destroy:
 	bridge_close();
 	nodes_destroy();
 	request_free_pool();
+	free(ops_config.conn_opts);
 	return rc;
 }

@@ -15,7 +15,7 @@
 
 #define NAME_MAX_BYTES 255
 
-struct ops_config ops_config = { 1.0, 1.0, 0.0 };
+struct ops_config ops_config = { 1.0, 1.0, 0.0, NULL, 0, 0 };
 
 /* ---- attributes and entries ---- */
 
@@ -137,6 +137,12 @@ static void op_init(void *userdata, struct fuse_conn_info *conn)
 {
 	(void)userdata;
 	stats.requests[OP_init]++;
+	ops_config.initialized = 1;
+	if (ops_config.conn_opts)
+		fuse_apply_conn_info_opts(ops_config.conn_opts, conn);
+	/* libfuse checks that INIT asks for the max_read the mount was given */
+	if (ops_config.max_read)
+		conn->max_read = ops_config.max_read;
 	passthrough_init(conn);
 	/* Locks go to the script only when it has the handlers; otherwise the
 	 * kernel keeps them locally, right for a single mount. */

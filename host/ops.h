@@ -10,10 +10,15 @@
 extern const struct fuse_lowlevel_ops moonfs_ops;
 
 /* Settings the operations need; filled from the command line. */
+struct fuse_conn_info_opts;
+
 struct ops_config {
 	double entry_timeout;
 	double attr_timeout;
 	double negative_timeout;
+	struct fuse_conn_info_opts *conn_opts; /* from -o, applied at INIT */
+	unsigned max_read;                     /* -o max_read=, 0: none */
+	int initialized;                       /* INIT was answered */
 };
 extern struct ops_config ops_config;
 

@@ -131,6 +131,19 @@ static int by_count(const void *a, const void *b)
 	return (int)y->count - (int)x->count;
 }
 
+/* Operations by requests in the last interval, then by total. */
+static const struct sample *busiest_sample, *busiest_was;
+static int by_activity(const void *a, const void *b)
+{
+	int x = *(const int *)a, y = *(const int *)b;
+	uint64_t dx = busiest_sample->requests[x] - busiest_was->requests[x];
+	uint64_t dy = busiest_sample->requests[y] - busiest_was->requests[y];
+	if (dx != dy)
+		return dx < dy ? 1 : -1;
+	uint64_t tx = busiest_sample->requests[x], ty = busiest_sample->requests[y];
+	return tx < ty ? 1 : tx > ty ? -1 : x - y;
+}
+
 static void draw(const char *mountpoint, const char *info, const struct sample *was,
 		 const struct sample *now, double seconds)
 {
@@ -148,17 +161,32 @@ static void draw(const char *mountpoint, const char *info, const struct sample *
 	       (unsigned long long)now->inodes);
 	printf("%-18s %10s %11s %11s %12s\n", "OPERATION", "REQ/S", "MEAN US", "P99 US", "TOTAL");
 	used = 6;
-	for (int op = 0; op < OP_COUNT && used < rows - PATHS / 8 - 3; op++) {
+	/* The busiest operations first, idle ones left out; the paths get
+	 * the rows they need, up to a third of the screen, the rest is the
+	 * operations'. */
+	qsort(paths, PATHS, sizeof paths[0], by_count);
+	int path_rows = 0;
+	while (path_rows < PATHS && paths[path_rows].count)
+		path_rows++;
+	int most_paths = (rows - 8) / 3 > 2 ? (rows - 8) / 3 : 2;
+	if (path_rows > most_paths)
+		path_rows = most_paths;
+	int order[OP_COUNT], shown = 0;
+	for (int op = 0; op < OP_COUNT; op++)
+		if (now->requests[op])
+			order[shown++] = op;
+	busiest_sample = now;
+	busiest_was = was;
+	qsort(order, (size_t)shown, sizeof order[0], by_activity);
+	for (int i = 0; i < shown && used < rows - path_rows - 3; i++) {
+		int op = order[i];
 		uint64_t n = now->count[op] - was->count[op];
-		if (!now->requests[op])
-			continue;
 		double mean = n ? (double)(now->sum_ns[op] - was->sum_ns[op]) / (double)n / 1000.0 : 0;
 		printf("%-18s %10.0f %11.1f %11.1f %12llu\n", op_names[op],
 		       (double)(now->requests[op] - was->requests[op]) / seconds, mean,
 		       (double)now->p99_ns[op] / 1000.0, (unsigned long long)now->requests[op]);
 		used++;
 	}
-	qsort(paths, PATHS, sizeof paths[0], by_count);
 	printf("\n%-66s %11s\n", "BUSIEST PATHS (last interval)", "REQ/S");
 	used += 2;
 	for (int i = 0; i < PATHS && paths[i].count && used < rows - 1; i++, used++)

@@ -199,6 +199,55 @@ describe("signals and unmounting", function()
     assert.matches("hellofs " .. m.dir .. " fuse.moonfs ro", mounts, 1, true)
     m:stop()
   end)
+
+  it("names the mount after the script, so mount -a knows an fstab line is mounted", function()
+    local m = mount.start{ script = "scripts/hello.lua" }
+    local mounts = io.open("/proc/self/mounts"):read("*a")
+    assert.matches(mount.repo .. "/scripts/hello.lua " .. m.dir .. " fuse.moonfs", mounts, 1, true)
+    m:stop()
+  end)
+
+  it("takes fstab's access-time flags, splice and connection options, and max_read", function()
+    local m = mount.start{ script = "scripts/hello.lua", options = "relatime,nodiratime,lazytime,"
+      .. "splice_read,splice_move,max_read=65536,max_readahead=65536,readdirplus=no,"
+      .. "max_background=20,congestion_threshold=15,async_dio,no_remote_lock" }
+    local f = assert(io.open(m:path("hello.txt")))
+    assert.equal("Hello from Lua!\n", f:read("*a"))
+    f:close()
+    assert.matches("max_read=65536", io.open("/proc/self/mounts"):read("*a"), 1, true)
+    m:stop()
+  end)
+
+  it("refuses atomic_o_trunc and writeback_cache, saying why", function()
+    for _, opt in ipairs({ "atomic_o_trunc", "writeback_cache" }) do
+      local code, out = mount.run_host({ "scripts/hello.lua", mount.tmpdir("x"), "-f", "-o", opt })
+      assert.is_true(code ~= 0, opt .. " was taken")
+      assert.matches(opt .. " is not supported", out, 1, true)
+    end
+  end)
+
+  it("unmounts a relative mount point when a signal ends the daemon", function()
+    local tmp = mount.tmpdir("rel")
+    assert(os.execute("mkdir " .. tmp .. "/mnt"))
+    local code = os.execute("cd " .. tmp .. " && " .. mount.binary .. " " .. mount.repo
+      .. "/scripts/hello.lua mnt -o log=" .. tmp .. "/log")
+    assert.is_true(code == 0 or code == true)
+    local daemon = require("support.daemon")
+    local pid
+    for _ = 1, 250 do -- the control socket comes up just after the mount
+      local mine = daemon.list()[tmp .. "/mnt"]
+      pid = mine and mine.pid
+      if pid then break end
+      mount.sleep(0.02)
+    end
+    assert.is_truthy(pid, "no host found for the mount")
+    assert.equal(0, signal.kill(pid, signal.SIGTERM))
+    assert.is_true(daemon.wait_gone(pid, 10), "the host did not exit")
+    local still = mount.is_mounted(tmp .. "/mnt")
+    if still then os.execute("fusermount3 -uz " .. tmp .. "/mnt") end
+    mount.rmtree(tmp)
+    assert.is_false(still, "a dead mount was left behind")
+  end)
 end)
 
 describe("for script authors", function()
