@@ -170,8 +170,8 @@ struct open_result {
 };
 int bridge_result_open(const struct bridge_call *c, struct open_result *out);
 
-/* A directory listing in C memory: readdir's names, and the types and
- * inode numbers where the script gave them. */
+/* A directory listing in C memory: readdir's names, and the types, inode
+ * numbers and stats where the script gave them. */
 struct listing {
 	uint32_t count;
 	struct listing_entry {
@@ -181,9 +181,14 @@ struct listing {
 		uint16_t type;     /* S_IFMT bits >> 12, 0: unknown */
 	} *entries;
 	char *names;               /* each name NUL-terminated */
+	/* NULL, or one per entry (st_mode 0 where the script gave none) */
+	struct listing_attr {
+		struct stat st;
+		uint32_t generation;
+	} *attrs;
 };
-/* Reads readdir's results (names, types, inos); bad entries are skipped
- * and logged. */
+/* Reads readdir's results (names, types, inos, stats); bad entries are
+ * skipped and logged. */
 int bridge_result_listing(const struct bridge_call *c, struct listing *out);
 void bridge_listing_free(struct listing *l);
 

@@ -253,6 +253,7 @@ const struct fuse_lowlevel_ops moonfs_ops = {
 	.fsync = ops_fsync,
 	.opendir = ops_opendir,
 	.readdir = ops_readdir,
+	.readdirplus = ops_readdirplus,
 	.releasedir = ops_releasedir,
 	.fsyncdir = ops_fsyncdir,
 	.statfs = op_statfs,

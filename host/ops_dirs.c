@@ -1,6 +1,9 @@
-/* Directories: opendir, readdir, releasedir, fsyncdir. A listing is taken
- * from the script once per pass (offset 0) and served from C memory, so
- * telldir, seekdir and huge directories cost nothing more. */
+/* Directories: opendir, readdir, readdirplus, releasedir, fsyncdir. A
+ * listing is taken from the script once per pass (offset 0) and served
+ * from C memory, so telldir, seekdir and huge directories cost nothing
+ * more. READDIRPLUS hands the kernel each entry's attributes as a lookup
+ * would, where the script gave a stat with the name; `ls -l` and `du` then
+ * cost a request per buffer rather than one per name. */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <stdlib.h>
@@ -56,20 +59,94 @@ static ino_t name_ino(const char *name)
 	return (ino_t)((h >> 1) | 1);
 }
 
+/* The reply buffer, kept between requests. */
+static char *reply_buffer(size_t size)
+{
+	static char *buf;
+	static size_t cap;
+	if (size > cap) {
+		char *grown = realloc(buf, size);
+		if (!grown)
+			return NULL;
+		buf = grown;
+		cap = size;
+	}
+	return buf;
+}
+
+#define PLUS 1 /* r->flags of a READDIRPLUS */
+
+/* READDIRPLUS: each entry with a stat is remembered as a lookup would
+ * (the kernel takes a reference for it), the others go without
+ * attributes (node id 0: the kernel looks them up when it needs to). */
+static void reply_entries_plus(struct request *r, char *buf)
+{
+	struct open_file *of = r->of;
+	const struct listing *l = &of->listing;
+	struct node *dir = of->node;
+	size_t used = 0;
+	/* The nodes this reply hands over, to give back if it is not taken. */
+	struct node **given = calloc(l->count ? l->count : 1, sizeof *given);
+	uint32_t given_count = 0, attrs = 0;
+	if (!given) {
+		request_reply_err(r, ENOMEM);
+		return;
+	}
+	for (uint64_t i = (uint64_t)r->offset; i < (uint64_t)l->count + 2; i++) {
+		struct fuse_entry_param e = { .attr.st_mode = S_IFDIR };
+		const char *name = i == 0 ? "." : "..";
+		e.attr.st_ino = i == 0 ? dir->number : 1;
+		struct node *n = NULL;
+		if (i >= 2) {
+			const struct listing_entry *le = &l->entries[i - 2];
+			const struct listing_attr *a = l->attrs ? &l->attrs[i - 2] : NULL;
+			name = l->names + le->name_at;
+			if (a && a->st.st_mode) {
+				n = nodes_remember(dir, name, le->name_len, &a->st, a->generation);
+				if (n)
+					ops_fill_entry(&e, n, &a->st);
+			}
+			if (!n) {
+				e.attr.st_mode = (mode_t)le->type << 12;
+				e.attr.st_ino = le->ino ? (ino_t)nodes_report_ino(dir->script_dev, le->ino)
+							: name_ino(name);
+			}
+		}
+		size_t need = fuse_add_direntry_plus(r->req, buf + used, r->size - used, name, &e,
+						     (off_t)(i + 1));
+		if (need > r->size - used) {
+			if (n)
+				nodes_forget(n, 1);
+			break;
+		}
+		used += need;
+		if (n) {
+			given[given_count++] = n;
+			attrs++;
+		}
+	}
+	if (r->trace.active)
+		trace_result(&r->trace, "%zu of %llu bytes from offset %lld of %u names, %u with "
+			     "attributes", used, (unsigned long long)r->size, (long long)r->offset,
+			     l->count, attrs);
+	if (request_reply_buf(r, buf, used) == -ENOENT) /* interrupted: nothing taken */
+		for (uint32_t k = 0; k < given_count; k++)
+			nodes_forget(given[k], 1);
+	free(given);
+}
+
 /* Fills the reply from r->of's listing, from r->offset on. Offsets: 1
  * after ".", 2 after "..", k + 2 after the k-th entry. */
 static void reply_entries(struct request *r)
 {
-	static char *buf;
-	static size_t cap;
-	if (r->size > cap) {
-		char *grown = realloc(buf, r->size);
-		if (!grown) {
-			request_reply_err(r, ENOMEM);
-			return;
-		}
-		buf = grown;
-		cap = r->size;
+	char *buf = reply_buffer(r->size);
+	if (!buf) {
+		request_reply_err(r, ENOMEM);
+		return;
+	}
+	if (r->flags == PLUS) {
+		reply_entries_plus(r, buf);
+		return;
 	}
 	struct open_file *of = r->of;
 	const struct listing *l = &of->listing;
@@ -114,13 +191,14 @@ static void listed(struct request *r, int rc)
 	reply_entries(r);
 }
 
-void ops_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
-		 struct fuse_file_info *fi)
+static void read_directory(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+			   struct fuse_file_info *fi, int plus)
 {
 	struct request *r = request_begin(req, OP_readdir);
 	request_use_open(r, files_of(fi));
 	r->size = size;
 	r->offset = off;
+	r->flags = plus ? PLUS : 0;
 	if (!r->of) {
 		request_reply_err(r, EBADF);
 		return;
@@ -130,8 +208,20 @@ void ops_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 			return;
 		reply_entries(r);
 	} else if (request_path(r, nodes_get(ino), NULL, files_reachable(r->of)) == 0) {
-		request_call(r, OP_readdir, listed, "sh", r->path.s, r->of->handle);
+		request_call(r, OP_readdir, listed, "shb", r->path.s, r->of->handle, plus);
 	}
+}
+
+void ops_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+		 struct fuse_file_info *fi)
+{
+	read_directory(req, ino, size, off, fi, 0);
+}
+
+void ops_readdirplus(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+		     struct fuse_file_info *fi)
+{
+	read_directory(req, ino, size, off, fi, 1);
 }
 
 static void dir_released(struct request *r, int rc)

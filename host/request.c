@@ -345,13 +345,14 @@ int request_reply_create(struct request *r, const struct fuse_entry_param *e, ui
 	return rc;
 }
 
-void request_reply_buf(struct request *r, const char *data, size_t len)
+int request_reply_buf(struct request *r, const char *data, size_t len)
 {
 	fuse_req_t req = r->req;
 	/* data may live among the handler's results: reply before ending */
 	trace_reply(r, 0);
-	fuse_reply_buf(req, data, len);
+	int rc = fuse_reply_buf(req, data, len);
 	end(r, 0);
+	return rc;
 }
 
 void request_reply_readlink(struct request *r, const char *target)

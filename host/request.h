@@ -98,7 +98,9 @@ void request_reply_attr(struct request *r, const struct stat *st, double timeout
 int request_reply_entry(struct request *r, const struct fuse_entry_param *e);
 int request_reply_open(struct request *r, uint32_t backing_id);
 int request_reply_create(struct request *r, const struct fuse_entry_param *e, uint32_t backing_id);
-void request_reply_buf(struct request *r, const char *data, size_t len);
+/* -ENOENT when the request was interrupted (a READDIRPLUS reply then
+ * hands the kernel no references). */
+int request_reply_buf(struct request *r, const char *data, size_t len);
 void request_reply_readlink(struct request *r, const char *target);
 void request_reply_write(struct request *r, size_t written);
 void request_reply_statfs(struct request *r, const struct statvfs *sv);

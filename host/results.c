@@ -199,6 +199,7 @@ void bridge_listing_free(struct listing *l)
 {
 	free(l->entries);
 	free(l->names);
+	free(l->attrs);
 	memset(l, 0, sizeof *l);
 }
 
@@ -226,23 +227,52 @@ static const char *entry_details(lua_State *L, int types, int inos, int i,
 	return NULL;
 }
 
+/* The stat of entry i from the optional fourth array, for READDIRPLUS;
+ * none (st_mode 0) when it is missing or wrong (logged). */
+static void entry_stat(const struct bridge_call *c, int stats, int i, struct listing_entry *e,
+		       struct listing_attr *a)
+{
+	lua_State *L = c->thread;
+	const char *why = NULL;
+	lua_rawgeti(L, stats, i);
+	if (lua_toboolean(L, -1) && values_to_stat(L, -1, &a->st, &a->generation, &why) != 0) {
+		log_limited("readdir-stat", "handler 'readdir' (%s) returned an unusable stat at "
+			    "index %d (%s); looking that name up instead", c->path ? c->path : "", i,
+			    why);
+		a->st.st_mode = 0;
+	}
+	lua_pop(L, 1);
+	if (a->st.st_mode) { /* the stat knows best */
+		e->type = (uint16_t)((a->st.st_mode & S_IFMT) >> 12);
+		e->ino = a->st.st_ino;
+	}
+}
+
 int bridge_result_listing(const struct bridge_call *c, struct listing *out)
 {
 	lua_State *L = c->thread;
 	memset(out, 0, sizeof *out);
-	int names = result_at(c, 1), types = result_at(c, 2), inos = result_at(c, 3);
+	int names = result_at(c, 1), types = result_at(c, 2), inos = result_at(c, 3),
+	    stats = result_at(c, 4);
 	if (!names || lua_type(L, names) != LUA_TTABLE)
 		return bridge_bad_result(c, "must return an array of names (and optionally arrays of "
 					    "types and inode numbers)");
 	if ((types && !lua_isnil(L, types) && lua_type(L, types) != LUA_TTABLE) ||
 	    (inos && !lua_isnil(L, inos) && lua_type(L, inos) != LUA_TTABLE))
 		return bridge_bad_result(c, "returned types or inode numbers that are not arrays");
+	if (stats && !lua_isnil(L, stats) && lua_type(L, stats) != LUA_TTABLE)
+		return bridge_bad_result(c, "returned stats that are not an array");
 	types = types && lua_istable(L, types) ? types : 0;
 	inos = inos && lua_istable(L, inos) ? inos : 0;
+	stats = stats && lua_istable(L, stats) ? stats : 0;
 	size_t count = lua_objlen(L, names), used = 0, cap = 0;
 	out->entries = malloc((count ? count : 1) * sizeof *out->entries);
-	if (!out->entries)
+	if (stats)
+		out->attrs = calloc(count ? count : 1, sizeof *out->attrs);
+	if (!out->entries || (stats && !out->attrs)) {
+		bridge_listing_free(out);
 		return -ENOMEM;
+	}
 	for (size_t i = 1; i <= count; i++) {
 		lua_rawgeti(L, names, (int)i);
 		size_t len = 0;
@@ -258,6 +288,8 @@ int bridge_result_listing(const struct bridge_call *c, struct listing *out)
 			log_limited("readdir-name", "handler 'readdir' (%s) returned an unusable "
 				    "entry at index %zu (%s); skipping it", c->path ? c->path : "", i, why);
 		} else if (!(name[0] == '.' && (len == 1 || (len == 2 && name[1] == '.')))) {
+			if (stats)
+				entry_stat(c, stats, (int)i, e, &out->attrs[out->count]);
 			e->name_at = (uint32_t)used;
 			e->name_len = (uint16_t)len;
 			if (append(&out->names, &used, &cap, name, len) != 0) {

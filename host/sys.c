@@ -506,13 +506,16 @@ static int sys_readlink(lua_State *L)
 	return n >= 0 ? 1 : push_error(L, err);
 }
 
-/* sys.readdir(dirfd, path) -> names, types, inos: three parallel arrays
- * without "." and "..". A type is "file", "dir", ... or false when the
- * filesystem does not say (DT_UNKNOWN); the caller can stat for it. */
+/* sys.readdir(dirfd, path[, with_stats]) -> names, types, inos[, stats]:
+ * parallel arrays without "." and "..". A type is "file", "dir", ... or
+ * false when the filesystem does not say (DT_UNKNOWN); the caller can
+ * stat for it. With with_stats, each entry's stat (false when it went
+ * meanwhile), taken from the open directory: what READDIRPLUS hands on. */
 static int sys_readdir(lua_State *L)
 {
 	int dirfd = check_fd(L, 1);
 	const char *path = luaL_checkstring(L, 2);
+	int with_stats = lua_toboolean(L, 3);
 	int fd = beneath_open(dirfd, path[0] ? path : ".", O_RDONLY | O_DIRECTORY, 0);
 	if (fd < 0)
 		return push_error(L, errno);
@@ -525,7 +528,10 @@ static int sys_readdir(lua_State *L)
 	lua_newtable(L);
 	lua_newtable(L);
 	lua_newtable(L);
-	int names = lua_gettop(L) - 2, types = names + 1, inos = names + 2;
+	if (with_stats)
+		lua_newtable(L);
+	int names = lua_gettop(L) - 2 - with_stats, types = names + 1, inos = names + 2,
+	    stats = names + 3;
 	int count = 0;
 	struct dirent *d;
 	for (;;) {
@@ -545,14 +551,23 @@ static int sys_readdir(lua_State *L)
 		lua_rawseti(L, types, count);
 		lua_pushnumber(L, (lua_Number)d->d_ino);
 		lua_rawseti(L, inos, count);
+		if (with_stats) {
+			struct stat st;
+			uint32_t generation;
+			if (stat_object(fd, d->d_name, AT_SYMLINK_NOFOLLOW, &st, &generation) == 0)
+				stat_value_push(L, &st, generation);
+			else
+				lua_pushboolean(L, 0);
+			lua_rawseti(L, stats, count);
+		}
 	}
 	int err = errno;
 	closedir(dir);
 	if (err) {
-		lua_pop(L, 3);
+		lua_pop(L, 3 + with_stats);
 		return push_error(L, err);
 	}
-	return 3;
+	return 3 + with_stats;
 }
 
 /* ---- data ---- */

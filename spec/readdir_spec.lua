@@ -84,3 +84,77 @@ describe("readdir through the mirror", function()
     mount.rmtree(src)
   end)
 end)
+
+describe("READDIRPLUS", function()
+  local src, m
+  setup(function()
+    src = mount.tmpdir("plus")
+    assert(sys.mkdir(src .. "/sub", 493))
+    for i = 1, 500 do
+      local f = assert(io.open(("%s/f%03d"):format(src, i), "w"))
+      f:write(("x"):rep(i))
+      f:close()
+    end
+  end)
+  teardown(function()
+    mount.stop_all()
+    mount.rmtree(src)
+  end)
+
+  local function ls_l(dir)
+    local p = io.popen("ls -ln '" .. dir .. "' 2>&1")
+    local out = p:read("*a")
+    p:close()
+    return out:gsub("^total %d+\n", "")
+  end
+
+  it("gives ls -l every name's attributes without a lookup per name, as the backing directory has them", function()
+    m = mount.start{ script = "scripts/mirror.lua", options = "root=" .. src }
+    local before = m:stats()
+    local through, direct = ls_l(m.dir), ls_l(src)
+    local after = m:stats()
+    assert.equal(direct, through)
+    local lookups = (after.requests.lookup or 0) - (before.requests.lookup or 0)
+    assert.is_true(lookups < 10, lookups .. " lookups for ls -l of 501 names")
+    -- a stat later finds the name known: no lookup either
+    assert.equal(7, sys.stat(m:path("f007")).size)
+    assert.equal(lookups, (m:stats().requests.lookup or 0) - (before.requests.lookup or 0))
+  end)
+
+  it("hands the kernel references it gives back: after a cache drop the host knows only the root", function()
+    if not mount.need_root("drop_caches needs root") then return end
+    ls_l(m.dir)
+    assert.is_true(m:stats().nodes > 500)
+    local f = assert(io.open("/proc/sys/vm/drop_caches", "w"))
+    f:write("3\n")
+    f:close()
+    local nodes
+    for _ = 1, 100 do -- forgets arrive in batches
+      nodes = m:stats().nodes
+      if nodes == 1 then break end
+      mount.sleep(0.05)
+    end
+    assert.equal(1, nodes)
+  end)
+
+  it("a listing without stats works as before: the kernel looks names up", function()
+    local script = mount.write_script([[
+local names = { "a", "b" }
+return {
+  getattr = function(path)
+    if path == "/" then return { type = "dir" } end
+    if path == "/a" or path == "/b" then return { size = 3 } end
+    return nil, "ENOENT"
+  end,
+  readdir = function() return names end,
+}
+]], "nostats.lua")
+    local plain = mount.start{ script = script }
+    local out = ls_l(plain.dir)
+    assert.matches(" 3 [^\n]* a\n", out)
+    assert.is_true((plain:stats().requests.lookup or 0) >= 2)
+    plain:stop()
+  end)
+
+  it("unmounts cleanly", function() m:stop() end)
+end)

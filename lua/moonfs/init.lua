@@ -91,14 +91,15 @@ function M.fd(fd)
   return core.fd(fd)
 end
 
---- Turns a list of `{name = , type = , ino = }` tables into the shape
--- readdir returns: names, types, inode numbers (three parallel arrays).
+--- Turns a list of `{name = , type = , ino = , stat = }` tables into the
+-- shape readdir returns: names, types, inode numbers, stats (parallel
+-- arrays).
 function M.entries(list)
-  local names, types, inos = {}, {}, {}
+  local names, types, inos, stats = {}, {}, {}, {}
   for i, e in ipairs(list) do
-    names[i], types[i], inos[i] = e.name, e.type or false, e.ino or false
+    names[i], types[i], inos[i], stats[i] = e.name, e.type or false, e.ino or false, e.stat or false
   end
-  return names, types, inos
+  return names, types, inos, stats
 end
 
 local type_of_bits = {

@@ -278,9 +278,11 @@ local function mirror(root)
 
   -- names, types and inos straight from the directory; the types let
   -- `find` and `ls --color` skip a stat per name.
-  function fs.readdir(path, fh)
-    if type(fh) == "number" then return sys.readdir(fh, ".") end
-    return sys.readdir(rootfd, relative(path))
+  -- With `plus` (a READDIRPLUS) the stats come along, taken from the
+  -- directory itself: cheaper than the kernel asking name by name.
+  function fs.readdir(path, fh, plus)
+    if type(fh) == "number" then return sys.readdir(fh, ".", plus) end
+    return sys.readdir(rootfd, relative(path), plus)
   end
 
   function fs.statfs(path)
