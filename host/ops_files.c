@@ -306,15 +306,39 @@ static void flushed(struct request *r, int rc)
 	request_reply_err(r, ops_errno(rc));
 }
 
+static void flush_now(struct request *r, int call)
+{
+	if (call > 0)
+		request_call(r, OP_flush, flushed, "sh", r->path.s, r->of ? r->of->handle : BRIDGE_NOREF);
+	else if (call == 0) /* ENOSYS: the kernel stops sending FLUSH, a round trip per close */
+		request_reply_err(r, bridge_has(OP_flush) || bridge_has(OP_setlk) ? 0 : ENOSYS);
+}
+
+static void unlocked_at_close(struct request *r, int rc)
+{
+	if (rc < 0 && rc != -EIO)
+		log_msg("handler 'setlk' (%s) failed to drop the locks of a closing file: %s",
+			r->path.s, values_errno_name(-rc));
+	flush_now(r, bridge_has(OP_flush));
+}
+
+/* A close drops the POSIX locks its process holds on the file: with lock
+ * handlers the host asks setlk to unlock the whole file for the owner the
+ * kernel names, before the flush handler. */
 void ops_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	struct request *r = request_begin(req, OP_flush);
 	request_use_open(r, files_of(fi));
-	int call = ops_with_handler(r, OP_flush, nodes_get(ino));
-	if (call > 0)
-		request_call(r, OP_flush, flushed, "sh", r->path.s, r->of ? r->of->handle : BRIDGE_NOREF);
-	else if (call == 0) /* ENOSYS: the kernel stops sending FLUSH, a round trip per close */
-		request_reply_err(r, bridge_has(OP_flush) ? 0 : ENOSYS);
+	int locks = bridge_has(OP_setlk);
+	int call = locks ? (request_path(r, nodes_get(ino), NULL, 1) == 0 ? 1 : -1)
+			 : ops_with_handler(r, OP_flush, nodes_get(ino));
+	if (call > 0 && locks) {
+		struct flock all = { .l_type = F_UNLCK, .l_whence = SEEK_SET, .l_pid = r->caller.pid };
+		request_call(r, OP_setlk, unlocked_at_close, "sLbh", r->path.s, &all,
+			     (uint64_t)fi->lock_owner, 0, r->of ? r->of->handle : BRIDGE_NOREF);
+	} else {
+		flush_now(r, call);
+	}
 }
 
 /* Writes through a passthrough open, mmap's included, change the backing
@@ -339,13 +363,29 @@ static void released(struct request *r, int rc)
 	request_reply_err(r, 0);
 }
 
+static void release_now(struct request *r, int rc)
+{
+	(void)rc; /* logged by the bridge when it raised */
+	if (bridge_has(OP_release))
+		request_call(r, OP_release, released, "sh", r->path.s,
+			     r->of ? r->of->handle : BRIDGE_NOREF);
+	else
+		released(r, 0);
+}
+
 void ops_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	struct request *r = request_begin(req, OP_release);
 	struct open_file *of = files_of(fi);
 	request_use_open(r, of);
-	int call = ops_with_handler(r, OP_release, nodes_get(ino));
-	if (call > 0) {
+	/* The last close of an open drops the flock it holds. */
+	int unlock = fi->flock_release && bridge_has(OP_flock);
+	int call = unlock ? (request_path(r, nodes_get(ino), NULL, 1) == 0 ? 1 : -1)
+			  : ops_with_handler(r, OP_release, nodes_get(ino));
+	if (call > 0 && unlock) {
+		request_call(r, OP_flock, release_now, "ssbh", r->path.s, "unlock", 0,
+			     of ? of->handle : BRIDGE_NOREF);
+	} else if (call > 0) {
 		request_call(r, OP_release, released, "sh", r->path.s, of ? of->handle : BRIDGE_NOREF);
 	} else if (call == 0) {
 		released(r, 0);

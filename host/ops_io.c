@@ -218,7 +218,7 @@ void ops_ioctl(fuse_req_t req, fuse_ino_t ino, unsigned int cmd, void *arg,
 	}
 	r->size = out_bufsz;
 	if (request_path(r, nodes_get(ino), NULL, files_reachable(r->of)) == 0)
-		request_call(r, OP_ioctl, ioctl_done, "silh", r->path.s, (int)cmd,
+		request_call(r, OP_ioctl, ioctl_done, "sulh", r->path.s, (uint64_t)cmd,
 			     in_buf ? (const char *)in_buf : "", in_bufsz,
 			     r->of ? r->of->handle : BRIDGE_NOREF);
 }
