@@ -399,11 +399,60 @@ static int resolve_paths(struct command_line *cl)
 
 /* --check: the script loads, its handler names are right, and its root is
  * a directory. */
+static void reload_script(void);
+
+/* --check's getattr("/") may wait (a script over the network): the loop
+ * runs until it ends, or for 10 s. */
+static int check_rc;
+static int check_ended;
+
+static void check_call_ended(struct bridge_call *c, int rc)
+{
+	(void)c;
+	check_rc = rc;
+	check_ended = 1;
+}
+
+static void check_deadline(uv_timer_t *t)
+{
+	(void)t;
+	check_ended = 1;
+	check_rc = -ETIMEDOUT;
+}
+
+static int check_getattr(struct bridge_call *call)
+{
+	call->done = check_call_ended;
+	int rc = bridge_call(call, OP_getattr, "/", "s", "/");
+	if (rc != BRIDGE_WAITING)
+		return rc;
+	static uv_timer_t deadline; /* closed once the loop has run again, below */
+	uv_timer_init(loop_uv(), &deadline);
+	uv_timer_start(&deadline, check_deadline, 10000, 0);
+	check_ended = 0;
+	while (!check_ended)
+		uv_run(loop_uv(), UV_RUN_ONCE);
+	uv_close((uv_handle_t *)&deadline, NULL);
+	int rc_seen = check_rc;
+	if (rc_seen == -ETIMEDOUT)
+		bridge_cancel(call);
+	while (rc_seen == -ETIMEDOUT && call->waiting) /* its clean-up ends it */
+		uv_run(loop_uv(), UV_RUN_ONCE);
+	uv_run(loop_uv(), UV_RUN_NOWAIT);
+	return rc_seen;
+}
+
 static int check_script(const struct command_line *cl)
 {
-	struct bridge_settings settings = { &cl->script_opts, (size_t)cl->memory_limit, cl->jit, NULL };
+	if (loop_init(reload_script) != 0) { /* luv runs on the host's loop */
+		fprintf(stderr, "moonfs: cannot start the event loop\n");
+		return 1;
+	}
+	struct bridge_settings settings = { &cl->script_opts, (size_t)cl->memory_limit, cl->jit,
+					    loop_uv() };
 	int warnings = bridge_open(cl->script_path, cl->start_dir, &settings);
 	if (warnings < 0) {
+		loop_close();
 		bridge_close();
 		return 1;
 	}
@@ -412,9 +461,13 @@ static int check_script(const struct command_line *cl)
 		handlers += bridge_has(op);
 	if (bridge_has(OP_getattr)) {
 		struct bridge_call call = { 0 };
-		int rc = bridge_call(&call, OP_getattr, "/", "s", "/");
+		int rc = check_getattr(&call);
 		struct stat st;
-		if (rc < 0) {
+		if (rc == -ETIMEDOUT) {
+			fprintf(stderr, "moonfs: %s: getattr(\"/\") did not answer within 10 s\n",
+				cl->script);
+			problems++;
+		} else if (rc < 0) {
 			fprintf(stderr, "moonfs: %s: getattr(\"/\") failed with %s\n", cl->script,
 				values_errno_name(-rc));
 			problems++;
@@ -427,6 +480,7 @@ static int check_script(const struct command_line *cl)
 		}
 		bridge_done(&call);
 	}
+	loop_close(); /* the script's handles first, while Lua still runs */
 	bridge_close();
 	int findings = lint_script(cl->script_path);
 	if (findings > 0)
