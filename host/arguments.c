@@ -100,6 +100,8 @@ int bridge_push_args(lua_State *L, const char *fmt, va_list ap)
 			bridge_ref ref = va_arg(ap, bridge_ref);
 			if (ref == BRIDGE_NOREF)
 				lua_pushnil(L);
+			else if (BRIDGE_IS_FD_HANDLE(ref))
+				lua_pushinteger(L, BRIDGE_HANDLE_FD(ref));
 			else
 				lua_rawgeti(L, LUA_REGISTRYINDEX, ref);
 			break;

@@ -12,6 +12,7 @@
 #include <lua5.1/luv/luv.h> /* Debian's luv for Lua 5.1, which LuaJIT is */
 
 #include "bridge_private.h"
+#include "lock.h"
 #include "log.h"
 #include "values.h"
 
@@ -19,19 +20,22 @@
 #define MOONFS_LUA_DIR "/usr/local/share/moonfs/lua"
 #endif
 
-lua_State *bridge_L;
-static struct bridge_settings settings;
-static int handler_ref[OP_COUNT];
+/* Each worker thread opens the script in a Lua state of its own
+ * (workers.c): all of this is per thread. */
+__thread lua_State *bridge_L;
+static __thread struct bridge_settings settings;
+static __thread int handler_ref[OP_COUNT];
 /* The keys of the script's table that are settings, not handlers. */
 struct script_keys {
 	double timeout;          /* -1: none */
 	int checks_permissions;
 	int posix_acl;
+	int workers;             /* 0: not declared; -1: "cpus" */
 };
-static struct script_keys keys = { -1, 0, 0 };
-static char *script_path;
-static char *start_dir;
-static int options_ref = LUA_NOREF;
+static __thread struct script_keys keys = { -1, 0, 0, 0 };
+static __thread char *script_path;
+static __thread char *start_dir;
+static __thread int options_ref = LUA_NOREF;
 
 int bridge_has(enum op op)
 {
@@ -56,6 +60,11 @@ int bridge_script_checks_permissions(void)
 int bridge_script_posix_acl(void)
 {
 	return keys.posix_acl;
+}
+
+int bridge_script_workers(void)
+{
+	return keys.workers;
 }
 
 /* Absolute directory of this executable, for finding lua/ in the tree. */
@@ -197,7 +206,7 @@ static int read_handlers(int new_refs[OP_COUNT], struct script_keys *found)
 	for (int op = 0; op < OP_COUNT; op++)
 		new_refs[op] = LUA_NOREF;
 	found->timeout = -1;
-	found->checks_permissions = found->posix_acl = 0;
+	found->checks_permissions = found->posix_acl = found->workers = 0;
 	int table = lua_gettop(L);
 	lua_pushnil(L);
 	while (lua_next(L, table)) {
@@ -218,6 +227,21 @@ static int read_handlers(int new_refs[OP_COUNT], struct script_keys *found)
 				errors++;
 			} else {
 				found->timeout = lua_tonumber(L, -1);
+			}
+			lua_pop(L, 1);
+			continue;
+		}
+		if (strcmp(key, "workers") == 0) {
+			lua_Number n = lua_tonumber(L, -1);
+			if (lua_type(L, -1) == LUA_TSTRING && strcmp(lua_tostring(L, -1), "cpus") == 0) {
+				found->workers = -1;
+			} else if (lua_type(L, -1) == LUA_TNUMBER && n >= 1 && n <= 64 &&
+				   n == (int)n) {
+				found->workers = (int)n;
+			} else {
+				log_msg("%s: 'workers' must be a whole number from 1 to 64 or \"cpus\"",
+					script_path);
+				errors++;
 			}
 			lua_pop(L, 1);
 			continue;
@@ -306,7 +330,7 @@ const char *bridge_start_dir(void)
 
 /* Lua's memory, counted against -o memory: past the limit an allocation
  * fails and the handler gets Lua's "not enough memory" error. */
-static size_t lua_bytes;
+static __thread size_t lua_bytes;
 
 static void *allocate(void *ud, void *ptr, size_t old, size_t size)
 {
@@ -423,7 +447,8 @@ int bridge_reload(void)
 		luaL_unref(L, LUA_REGISTRYINDEX, handler_ref[op]);
 		handler_ref[op] = new_refs[op];
 	}
-	log_msg("reloaded %s", script_path);
+	if (lock_worker() == 0) /* one line per reload, however many workers */
+		log_msg("reloaded %s", script_path);
 	return 0;
 }
 

@@ -52,6 +52,11 @@ double bridge_script_timeout(void);
  * access handler. */
 int bridge_script_checks_permissions(void);
 
+/* How many workers the script says it may run on (its `workers` key): a
+ * number, -1 for "cpus" (one per CPU), 0 when it says nothing (its state
+ * is in Lua: one worker). */
+int bridge_script_workers(void);
+
 /* The script asks for POSIX ACLs (`posix_acl = true`): the kernel keeps
  * them from the system.posix_acl_* xattrs and leaves the umask to the
  * script, which gets it as moonfs.caller().umask. */
@@ -63,6 +68,12 @@ int bridge_script_posix_acl(void);
  * reference. */
 typedef int bridge_ref;
 #define BRIDGE_NOREF (-2)
+/* An fd the script handed over goes back to its handlers as the plain
+ * number, which every worker's Lua state can take (workers.c): such a
+ * handle is a number, not a reference into one state's registry. */
+#define BRIDGE_FD_HANDLE(fd) (-16 - (fd))
+#define BRIDGE_IS_FD_HANDLE(ref) ((ref) <= -16)
+#define BRIDGE_HANDLE_FD(ref) (-16 - (ref))
 void bridge_unref(bridge_ref ref);
 
 /* ---- calls ---- */

@@ -7,12 +7,12 @@
 
 #include "bridge.h"
 
-extern lua_State *bridge_L;
+extern __thread lua_State *bridge_L; /* this worker's */
 
 /* Above 0 while Lua code runs inside the gateway's protection: only then
  * does the -o memory limit refuse an allocation (outside, a refusal would
  * be an error with no handler to catch it). */
-extern int bridge_lua_runs;
+extern __thread int bridge_lua_runs;
 
 /* The registry reference of the script's handler for op (LUA_NOREF). */
 int bridge_handler_ref(enum op op);

@@ -13,7 +13,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "lock.h"
 #include "log.h"
+#include "mailbox.h"
 #include "nodes.h"
 #include "oplist.h"
 #include "stats.h"
@@ -142,7 +144,39 @@ static void send_text(struct client *c, const char *data, size_t len, int close_
 
 /* ---- trace viewers ---- */
 
+static void sink_here(const struct trace_record *t, const char *line);
+
+/* A trace line from another worker, on its way to the main thread, which
+ * alone writes to the viewers. */
+struct posted_line {
+	struct trace_record record;
+	char line[];
+};
+
+static void deliver_line(void *arg)
+{
+	struct posted_line *p = arg;
+	sink_here(&p->record, p->line);
+	free(p);
+}
+
 static void sink(const struct trace_record *t, const char *line)
+{
+	if (lock_worker() == 0) {
+		sink_here(t, line);
+		return;
+	}
+	size_t len = strlen(line);
+	struct posted_line *p = malloc(sizeof *p + len + 1);
+	if (!p)
+		return;
+	p->record = *t;
+	memcpy(p->line, line, len + 1);
+	if (mailbox_post(0, deliver_line, p) != 0)
+		free(p);
+}
+
+static void sink_here(const struct trace_record *t, const char *line)
 {
 	for (struct client *c = viewers; c; c = c->next) {
 		if (!c->any_op && !c->ops[t->op])
@@ -250,27 +284,38 @@ static size_t raw_stats(char *buf, size_t size)
 	return len < size ? len : size - 1;
 }
 
+static void run_command_locked(struct client *c, char *line, char *out, size_t out_size,
+			       char *extra, size_t extra_size);
+
 static void run_command(struct client *c, char *line)
 {
 	static char out[64 * 1024];
 	char extra[256];
+	int took = lock_enter(); /* the counters and nodes are shared with the workers */
+	run_command_locked(c, line, out, sizeof out, extra, sizeof extra);
+	lock_leave(took);
+}
+
+static void run_command_locked(struct client *c, char *line, char *out, size_t out_size,
+			       char *extra, size_t extra_size)
+{
 	if (strcmp(line, "info") == 0) {
-		int n = snprintf(out, sizeof out, "%s\t%s\t%d\t%lld\n", mount_point, script_path,
+		int n = snprintf(out, out_size, "%s\t%s\t%d\t%lld\n", mount_point, script_path,
 				 (int)getpid(), (long long)started);
 		send_text(c, out, (size_t)n, 1);
 	} else if (strcmp(line, "stats") == 0 || strcmp(line, "stats json") == 0) {
 		int json = line[5] != '\0';
-		host_memory(extra, sizeof extra, json);
-		send_text(c, out, stats_report(out, sizeof out, json, extra), 1);
+		host_memory(extra, extra_size, json);
+		send_text(c, out, stats_report(out, out_size, json, extra), 1);
 	} else if (strcmp(line, "stats raw") == 0) {
-		send_text(c, out, raw_stats(out, sizeof out), 1);
+		send_text(c, out, raw_stats(out, out_size), 1);
 	} else if (strcmp(line, "reload") == 0) {
 		char messages[4096];
 		log_capture(messages, sizeof messages);
 		int rc = reload_script ? reload_script() : -1;
 		log_capture(NULL, 0);
-		int n = snprintf(out, sizeof out, "%s\n%s", rc == 0 ? "ok" : "failed", messages);
-		send_text(c, out, n < (int)sizeof out ? (size_t)n : sizeof out - 1, 1);
+		int n = snprintf(out, out_size, "%s\n%s", rc == 0 ? "ok" : "failed", messages);
+		send_text(c, out, n < (int)out_size ? (size_t)n : out_size - 1, 1);
 	} else if (strncmp(line, "trace", 5) == 0 && (line[5] == '\0' || line[5] == ' ')) {
 		if (start_viewer(c, line + 5) != 0)
 			send_text(c, "failed\nunknown operation or option\n", 35, 1);

@@ -11,6 +11,7 @@
 #include <sys/xattr.h>
 
 #include "bridge_private.h"
+#include "lock.h"
 #include "log.h"
 #include "nodes.h"
 #include "notify.h"
@@ -64,20 +65,29 @@ static void push_counts(lua_State *L, const uint64_t *counts, int handlers_only)
 	}
 }
 
+/* The functions below run in Lua, without the host lock (lock.h): they
+ * take it around the shared state they read, and never raise while they
+ * hold it. */
+
 static int core_stats(lua_State *L)
 {
+	struct stats copy;
+	int took = lock_enter();
+	copy = stats;
+	uint64_t nodes = nodes_count();
+	lock_leave(took);
 	lua_createtable(L, 0, 6);
-	push_counts(L, stats.requests, 0);
+	push_counts(L, copy.requests, 0);
 	lua_setfield(L, -2, "requests");
-	push_counts(L, stats.lua_calls, 1);
+	push_counts(L, copy.lua_calls, 1);
 	lua_setfield(L, -2, "lua");
-	lua_pushnumber(L, (lua_Number)stats.backing_ids);
+	lua_pushnumber(L, (lua_Number)copy.backing_ids);
 	lua_setfield(L, -2, "backing_ids");
-	lua_pushnumber(L, (lua_Number)stats.passthrough_opens);
+	lua_pushnumber(L, (lua_Number)copy.passthrough_opens);
 	lua_setfield(L, -2, "passthrough_opens");
-	lua_pushnumber(L, (lua_Number)stats.fallback_opens);
+	lua_pushnumber(L, (lua_Number)copy.fallback_opens);
 	lua_setfield(L, -2, "fallback_opens");
-	lua_pushnumber(L, (lua_Number)nodes_count());
+	lua_pushnumber(L, (lua_Number)nodes);
 	lua_setfield(L, -2, "nodes");
 	return 1;
 }
@@ -104,7 +114,10 @@ static int core_wake(lua_State *L)
 {
 	luaL_checktype(L, 1, LUA_TTHREAD);
 	int nargs = lua_gettop(L) - 1;
-	lua_pushboolean(L, bridge_wake(L, 1, nargs));
+	int took = lock_enter(); /* the handler's request ends in host code */
+	int woke = bridge_wake(L, 1, nargs);
+	lock_leave(took);
+	lua_pushboolean(L, woke);
 	return 1;
 }
 
@@ -120,8 +133,12 @@ static int core_waitable(lua_State *L)
  * (attributes and data). True when the kernel knows the file. */
 static int core_invalidate(lua_State *L)
 {
-	struct node *n = nodes_find(luaL_checkstring(L, 1));
-	lua_pushboolean(L, n && notify_inode(nodes_id(n)) == 0);
+	const char *path = luaL_checkstring(L, 1);
+	int took = lock_enter();
+	struct node *n = nodes_find(path);
+	int known = n && notify_inode(nodes_id(n)) == 0;
+	lock_leave(took);
+	lua_pushboolean(L, known);
 	return 1;
 }
 
@@ -129,12 +146,16 @@ static int core_invalidate(lua_State *L)
  * removed elsewhere). True when the kernel knows the directory. */
 static int core_invalidate_entry(lua_State *L)
 {
-	struct node *dir = nodes_find(luaL_checkstring(L, 1));
+	const char *path = luaL_checkstring(L, 1);
 	size_t len;
 	const char *name = luaL_checklstring(L, 2, &len);
 	if (len == 0 || len > 255 || memchr(name, '/', len) || memchr(name, '\0', len))
 		return luaL_argerror(L, 2, "not a name");
-	lua_pushboolean(L, dir && notify_entry(nodes_id(dir), name, len) == 0);
+	int took = lock_enter();
+	struct node *dir = nodes_find(path);
+	int known = dir && notify_entry(nodes_id(dir), name, len) == 0;
+	lock_leave(took);
+	lua_pushboolean(L, known);
 	return 1;
 }
 

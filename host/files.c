@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "device.h"
+#include "lock.h"
 #include "log.h"
 #include "passthrough.h"
 #include "stats.h"
@@ -77,6 +78,7 @@ struct open_file *files_new(struct node *n)
 	if (!of)
 		return NULL;
 	of->node = n;
+	of->worker = lock_worker();
 	of->fd = -1;
 	of->handle = BRIDGE_NOREF;
 	of->refs = 1; /* the open itself, until it is released */
@@ -92,7 +94,8 @@ void files_drop(struct open_file *of)
 {
 	if (--of->refs > 0)
 		return;
-	bridge_unref(of->handle);
+	if (files_handle_here(of)) /* else its worker's state is gone (at exit) */
+		bridge_unref(of->handle);
 	bridge_listing_free(&of->listing);
 	if (of->fd >= 0) {
 		set_fd_kind(of->fd, FD_FREE);
@@ -120,11 +123,23 @@ void files_free(struct open_file *of)
 	files_drop(of);
 }
 
+int files_handle_here(const struct open_file *of)
+{
+	return BRIDGE_IS_FD_HANDLE(of->handle) || of->worker == lock_worker();
+}
+
+int files_owner(const struct open_file *of)
+{
+	return of->handle == BRIDGE_NOREF || BRIDGE_IS_FD_HANDLE(of->handle) ? -1 : of->worker;
+}
+
 struct open_file *files_handle_for(struct node *n, const struct fuse_file_info *fi)
 {
 	struct open_file *of = files_of(fi);
 	if (!of && nodes_unlinked_node(n))
-		for (of = n->open_files; of && of->handle == BRIDGE_NOREF; of = of->next_of_node)
+		for (of = n->open_files;
+		     of && (of->handle == BRIDGE_NOREF || !files_handle_here(of));
+		     of = of->next_of_node)
 			;
 	return of;
 }

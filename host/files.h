@@ -20,6 +20,7 @@
 
 struct open_file {
 	struct node *node;
+	int worker;           /* whose Lua state holds the handle (workers.c) */
 	int fd;               /* the fd handed over, or -1 */
 	bridge_ref handle;    /* what the script's handlers get as fh */
 	struct listing listing; /* directories: the names of this pass */
@@ -54,6 +55,15 @@ static inline struct open_file *files_of(const struct fuse_file_info *fi)
  * names, an open of it that holds a script handle (fstat and fchmod come
  * without one, and the old path may name another file by now). */
 struct open_file *files_handle_for(struct node *n, const struct fuse_file_info *fi);
+
+/* Whether this worker's handlers can be given the open's handle: an fd
+ * is a number any worker can take; any other handle lives in the Lua
+ * state of the worker that opened it. */
+int files_handle_here(const struct open_file *of);
+
+/* The worker that must serve a request on `of`: the one whose Lua state
+ * holds its handle, or -1 when any will do. */
+int files_owner(const struct open_file *of);
 
 /* Whether a handler can reach the object through the open's handle
  * rather than by its path. */

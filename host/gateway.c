@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "bridge_private.h"
+#include "lock.h"
 #include "log.h"
 #include "stats.h"
 #include "trace.h"
@@ -21,13 +22,15 @@
 
 #define POOL 64
 
-static int traceback_ref = LUA_NOREF;
-static int waiting_ref = LUA_NOREF; /* table: coroutine -> its call (light userdata) */
-static int pool[POOL];              /* references of finished coroutines */
-static int pooled;
-static struct bridge_call *running; /* the call whose handler runs now */
-int bridge_lua_runs;                /* > 0 while Lua code runs (protected) */
-static const struct bridge_caller *current_caller;
+/* Each worker thread has a Lua state of its own (workers.c), so all of
+ * this is per thread. */
+static __thread int traceback_ref = LUA_NOREF;
+static __thread int waiting_ref = LUA_NOREF; /* table: coroutine -> its call (light userdata) */
+static __thread int pool[POOL];              /* references of finished coroutines */
+static __thread int pooled;
+static __thread struct bridge_call *running; /* the call whose handler runs now */
+__thread int bridge_lua_runs;                /* > 0 while Lua code runs (protected) */
+static __thread const struct bridge_caller *current_caller;
 
 /* The values a waiting handler yields, and the one it is woken with when
  * its request is interrupted. Their addresses are unique light userdata. */
@@ -92,7 +95,9 @@ int gateway_pcall(lua_State *L, int nargs, int nresults)
 	lua_insert(L, fn);
 	watchdog_enter();
 	bridge_lua_runs++;
+	int locked = lock_pause(); /* Lua runs without the host lock */
 	int rc = lua_pcall(L, nargs, nresults, fn);
+	lock_resume(locked);
 	bridge_lua_runs--;
 	after_run(L, rc);
 	lua_remove(L, fn);
@@ -212,7 +217,9 @@ static int resume(struct bridge_call *c, int nargs)
 	uint64_t started = c->timed ? trace_now() : 0;
 	watchdog_enter();
 	bridge_lua_runs++;
+	int locked = lock_pause(); /* Lua runs without the host lock */
 	int status = lua_resume(co, nargs);
+	lock_resume(locked);
 	bridge_lua_runs--;
 	after_run(co, status);
 	if (c->timed)

@@ -1,5 +1,7 @@
+#define _GNU_SOURCE
 #include "log.h"
 
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -9,6 +11,8 @@
 
 static FILE *log_file;
 static int use_syslog;
+/* Workers log from threads of their own; nested: log_limited logs too. */
+static pthread_mutex_t log_lock = PTHREAD_RECURSIVE_MUTEX_INITIALIZER_NP;
 
 void log_open(const char *file)
 {
@@ -35,14 +39,25 @@ static size_t capture_size, capture_len;
 
 void log_capture(char *buf, size_t size)
 {
+	pthread_mutex_lock(&log_lock);
 	capture_buf = buf;
 	capture_size = size;
 	capture_len = 0;
 	if (buf && size)
 		buf[0] = '\0';
+	pthread_mutex_unlock(&log_lock);
 }
 
+static void log_va_locked(const char *fmt, va_list ap);
+
 static void log_va(const char *fmt, va_list ap)
+{
+	pthread_mutex_lock(&log_lock);
+	log_va_locked(fmt, ap);
+	pthread_mutex_unlock(&log_lock);
+}
+
+static void log_va_locked(const char *fmt, va_list ap)
 {
 	if (capture_buf && capture_len + 1 < capture_size) {
 		va_list copy;
@@ -81,15 +96,19 @@ static int seen_count;
 
 void log_once(const char *key, const char *fmt, ...)
 {
-	for (int i = 0; i < seen_count; i++)
-		if (strcmp(seen[i], key) == 0)
-			return;
-	if (seen_count < (int)(sizeof seen / sizeof seen[0]))
+	pthread_mutex_lock(&log_lock);
+	int known = 0;
+	for (int i = 0; i < seen_count && !known; i++)
+		known = strcmp(seen[i], key) == 0;
+	if (!known && seen_count < (int)(sizeof seen / sizeof seen[0]))
 		seen[seen_count++] = strdup(key);
-	va_list ap;
-	va_start(ap, fmt);
-	log_va(fmt, ap);
-	va_end(ap);
+	if (!known) {
+		va_list ap;
+		va_start(ap, fmt);
+		log_va(fmt, ap);
+		va_end(ap);
+	}
+	pthread_mutex_unlock(&log_lock);
 }
 
 #define LIMITED_PER_MINUTE 10
@@ -101,7 +120,19 @@ static struct limited {
 } limited[64];
 static int limited_count;
 
+static void log_limited_va(const char *key, const char *fmt, va_list ap);
+
 void log_limited(const char *key, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	pthread_mutex_lock(&log_lock);
+	log_limited_va(key, fmt, ap);
+	pthread_mutex_unlock(&log_lock);
+	va_end(ap);
+}
+
+static void log_limited_va(const char *key, const char *fmt, va_list ap)
 {
 	struct limited *l = NULL;
 	for (int i = 0; i < limited_count && !l; i++)
@@ -130,8 +161,5 @@ void log_limited(const char *key, const char *fmt, ...)
 		}
 		l->shown++;
 	}
-	va_list ap;
-	va_start(ap, fmt);
 	log_va(fmt, ap);
-	va_end(ap);
 }

@@ -7,11 +7,28 @@
 #include <fuse_lowlevel.h>
 #include <uv.h>
 
+#include "mailbox.h"
+
+#define LOOP_MAX_WORKERS MAILBOX_WORKERS
+
 /* Before the script loads: luv needs the loop to exist. Also installs the
  * signal handlers: INT and TERM stop, HUP calls on_reload (in the loop,
- * between requests), USR1 logs the counters. */
+ * between requests, in every worker), USR1 logs the counters. This is
+ * worker 0, the main thread. */
 int loop_init(void (*on_reload)(void));
+
+/* In a worker thread of its own (workers.c): its loop. */
+int loop_init_worker(int index);
+
+/* This thread's loop, and its worker index. */
 uv_loop_t *loop_uv(void);
+int loop_worker(void);
+
+/* Tells the loops which worker must serve a raw request (-1: any). */
+void loop_set_router(int (*owner)(const void *mem, size_t size));
+
+/* The SIGHUP reload, in every worker. */
+void loop_reload_all(void);
 
 /* In the daemon after fork: libuv must know. */
 void loop_after_fork(void);

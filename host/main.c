@@ -16,7 +16,10 @@
 #include "device.h"
 #include "files.h"
 #include "log.h"
+#include "lock.h"
 #include "loop.h"
+#include "mailbox.h"
+#include "workers.h"
 #include "nodes.h"
 #include "notify.h"
 #include "ops.h"
@@ -65,6 +68,8 @@ static const char usage[] =
 	"                       loops; a loop compiled so cannot be stopped)\n"
 	"  spin=MICROSECONDS    poll this long for the next request before sleeping\n"
 	"                       (default 50; 0 never polls)\n"
+	"  workers=N            threads serving requests at once, each with its own Lua\n"
+	"                       state (default: the script's `workers`, else 1)\n"
 	"FUSE mount options (-o) such as allow_other, default_permissions, ro,\n"
 	"fsname=NAME and auto_unmount go to FUSE. Every other -o key=value or flag\n"
 	"is handed to the script as a table: `local options = ...`.\n"
@@ -107,6 +112,7 @@ struct command_line {
 	double handler_timeout;
 	double memory_limit;
 	int jit;
+	int workers;               /* -o workers=N; 0: not given */
 	char *script_path; /* absolute, so that a reload finds it after daemonizing */
 	char *mount_path;  /* absolute, resolved: names the control socket */
 	char *start_dir;   /* where the host was started: moonfs.cwd */
@@ -257,7 +263,16 @@ static int take_option(struct command_line *cl, char *item)
 		return parse_number("handler_timeout", value, "seconds", &cl->handler_timeout);
 	else if (strcmp(item, "memory") == 0)
 		return parse_size("memory", value, &cl->memory_limit);
-	else if (strcmp(item, "jit") == 0)
+	else if (strcmp(item, "workers") == 0) {
+		double n;
+		if (parse_number("workers", value, "threads (1 to 64)", &n) != 0)
+			return -1;
+		if (n < 1 || n > 64 || n != (int)n) {
+			fprintf(stderr, "moonfs: -o workers needs a whole number from 1 to 64\n");
+			return -1;
+		}
+		cl->workers = (int)n;
+	} else if (strcmp(item, "jit") == 0)
 		cl->jit = 1;
 	else if (strcmp(item, "spin") == 0) {
 		double us;
@@ -518,6 +533,20 @@ static void reload_script(void)
 	bridge_reload();
 }
 
+static void reload_posted(void *unused)
+{
+	(void)unused;
+	bridge_reload();
+}
+
+/* moonfs reload: every worker reloads; the answer is the main thread's. */
+static int reload_everywhere(void)
+{
+	for (int i = 1; i < workers_count(); i++)
+		mailbox_post(i, reload_posted, NULL);
+	return bridge_reload();
+}
+
 /* Loads the script, mounts, serves until unmounted, cleans up. */
 static int mount_and_serve(struct command_line *cl, char *argv0)
 {
@@ -618,8 +647,10 @@ static int mount_and_serve(struct command_line *cl, char *argv0)
 	watchdog_start(); /* again in the daemon: threads do not survive fork */
 	if (notify_start(se) != 0)
 		goto out_unmount;
-	control_start(loop_uv(), cl->mount_path, cl->script_path, bridge_reload);
+	control_start(loop_uv(), cl->mount_path, cl->script_path, reload_everywhere);
 	files_claim_fds(1); /* the FUSE device, syslog */
+	int workers = workers_count_for(cl->workers, bridge_script_workers(), cl->script);
+	workers_start(workers, se, cl->spin_us, &settings, cl->script_path, cl->start_dir);
 
 	/* An unmount or SIGINT/SIGTERM ends serving: both clean ends. */
 	int serve_rc = loop_serve(se, cl->spin_us);
@@ -628,7 +659,10 @@ static int mount_and_serve(struct command_line *cl, char *argv0)
 		serve_rc = -EPROTO;
 	}
 	control_stop();
+	int took = lock_enter();
 	request_cancel_waiting();
+	lock_leave(took);
+	workers_join();
 	notify_stop();
 	rc = serve_rc == 0 ? 0 : 1;
 	if (rc)

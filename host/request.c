@@ -9,6 +9,8 @@
 
 #include "device.h"
 #include "files.h"
+#include "lock.h"
+#include "mailbox.h"
 #include "log.h"
 #include "stats.h"
 
@@ -28,6 +30,7 @@ struct request *request_begin(fuse_req_t req, enum op op)
 		abort(); /* a request we cannot record could not be answered */
 	r->req = req;
 	r->op = op;
+	r->worker = lock_worker();
 	r->node = r->node2 = NULL;
 	r->of = NULL;
 	r->path.s = r->path2.s = NULL;
@@ -243,12 +246,17 @@ static void call_done(struct bridge_call *c, int rc)
 
 /* The caller gave up (a signal): the handler is woken at its wait point
  * with an error it may catch to clean up; the answer is EINTR. */
+static void cancel_interrupted(void *unused);
+
+/* libfuse calls this in the worker that read the INTERRUPT, holding a
+ * lock of its own: the cancellation, which runs Lua, goes by mail to the
+ * worker whose Lua state holds the handler, to run on its loop. */
 static void on_interrupt(fuse_req_t req, void *data)
 {
 	(void)req;
 	struct request *r = data;
 	r->interrupted = 1;
-	bridge_cancel(&r->call);
+	mailbox_post(r->worker, cancel_interrupted, NULL);
 }
 
 void request_call(struct request *r, enum op handler, void (*finish)(struct request *r, int rc),
@@ -276,21 +284,44 @@ void request_call(struct request *r, enum op handler, void (*finish)(struct requ
 	fuse_req_interrupt_func(r->req, on_interrupt, r); /* may call it at once */
 }
 
+/* The first waiting request of this worker (its coroutine is in this
+ * worker's Lua state), from r on. */
+static struct request *mine_from(struct request *r)
+{
+	while (r && r->worker != lock_worker())
+		r = r->next_waiting;
+	return r;
+}
+
 void request_cancel_waiting(void)
 {
-	for (int round = 0; waiting && round < 2; round++)
-		for (struct request *r = waiting, *next; r; r = next) {
-			next = r->next_waiting;
+	for (int round = 0; mine_from(waiting) && round < 2; round++)
+		for (struct request *r = mine_from(waiting), *next; r; r = next) {
+			next = mine_from(r->next_waiting);
 			r->interrupted = 1;
 			bridge_cancel(&r->call);
 		}
-	while (waiting) { /* handlers that caught the cancellation and wait again */
-		struct request *r = waiting;
+	struct request *r;
+	while ((r = mine_from(waiting))) { /* handlers that caught it and wait again */
 		unlist(r);
 		log_msg("handler '%s' (%s) still waited at exit", op_names[r->call.op],
 			r->path.s ? r->path.s : "");
 		request_reply_err(r, EINTR);
 	}
+}
+
+/* In the worker that owns them: the waiting requests another worker saw
+ * interrupted. */
+static void cancel_interrupted(void *unused)
+{
+	(void)unused;
+	int took = lock_enter();
+	for (struct request *r = mine_from(waiting), *next; r; r = next) {
+		next = mine_from(r->next_waiting);
+		if (r->interrupted && r->call.waiting && !r->call.cancelled)
+			bridge_cancel(&r->call);
+	}
+	lock_leave(took);
 }
 
 /* ---- replies ---- */

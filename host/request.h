@@ -57,6 +57,7 @@ struct request {
 	uint64_t started;  /* for the latency counters */
 	uint64_t lua_ns;   /* time its handler calls ran */
 	unsigned interrupted : 1;
+	int worker;          /* whose Lua state runs its handlers */
 	struct request *next_free;
 	struct request *prev_waiting, *next_waiting; /* while its handler waits */
 };

@@ -85,7 +85,7 @@ bridge_ref bridge_result_keep(const struct bridge_call *c, int i)
 
 void bridge_unref(bridge_ref ref)
 {
-	if (ref != BRIDGE_NOREF && bridge_L)
+	if (ref != BRIDGE_NOREF && !BRIDGE_IS_FD_HANDLE(ref) && bridge_L)
 		luaL_unref(bridge_L, LUA_REGISTRYINDEX, ref);
 }
 
@@ -135,11 +135,11 @@ int bridge_result_open(const struct bridge_call *c, struct open_result *out)
 		int fd = values_handed_fd(L, value);
 		if (fd >= 0) { /* the script's handlers see the fd as a plain number */
 			out->fd = fd;
-			lua_pushinteger(L, fd);
+			out->handle = BRIDGE_FD_HANDLE(fd);
 		} else {
 			lua_pushvalue(L, value);
+			out->handle = luaL_ref(L, LUA_REGISTRYINDEX);
 		}
-		out->handle = luaL_ref(L, LUA_REGISTRYINDEX);
 	}
 	int creating = c->op == OP_create || c->op == OP_tmpfile;
 	int stat_at = creating ? result_at(c, 2) : 0;

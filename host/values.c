@@ -16,7 +16,7 @@
 static uid_t default_uid;
 static gid_t default_gid;
 static struct timespec default_time;
-static int errno_table_ref = LUA_NOREF;
+static __thread int errno_table_ref = LUA_NOREF; /* per Lua state: per worker */
 
 /* Errno numbers on Linux stay below this. */
 #define ERRNO_MAX 134
@@ -25,7 +25,8 @@ void values_init(lua_State *L, uid_t uid, gid_t gid)
 {
 	default_uid = uid;
 	default_gid = gid;
-	clock_gettime(CLOCK_REALTIME, &default_time);
+	if (default_time.tv_sec == 0) /* the first worker's: every worker reports one time */
+		clock_gettime(CLOCK_REALTIME, &default_time);
 
 	/* glibc knows the names; one table maps both ways. */
 	lua_createtable(L, ERRNO_MAX, ERRNO_MAX);

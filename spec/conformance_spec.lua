@@ -3,9 +3,9 @@
 -- root and as unprivileged users with supplementary groups, and requires
 -- the same results, errno names, stat fields and time changes
 -- (support/differential.lua). Targets: the mirror (mounted as root with
--- allow_other,default_permissions over a backing directory), memfs (same
--- options, no backing directory), and a second plain directory, which
--- checks the engine and the cases themselves.
+-- allow_other,default_permissions over a backing directory) with two
+-- workers and with one, memfs (same options, no backing directory), and a
+-- second plain directory, which checks the engine and the cases themselves.
 --
 -- Each area is one `it`; each case in it starts from fresh directories.
 -- A case stops at its first difference (the rest would only show the
@@ -1004,13 +1004,25 @@ local targets = {
     end,
   },
   {
-    name = "mirror",
+    name = "mirror", -- two workers: requests served by two threads at once
     big_files = true,
     start = function()
       local backing = mount.tmpdir("conf-backing")
       open_up(backing)
       local m = mount.start{ script = "scripts/mirror.lua",
-        options = "root=" .. backing .. ",allow_other,default_permissions" }
+        options = "root=" .. backing .. ",allow_other,default_permissions,workers=2" }
+      open_up(m.tmp)
+      return m.dir, function() m:stop(); mount.rmtree(backing) end
+    end,
+  },
+  {
+    name = "mirror-1", -- one worker
+    big_files = false,
+    start = function()
+      local backing = mount.tmpdir("conf-backing")
+      open_up(backing)
+      local m = mount.start{ script = "scripts/mirror.lua",
+        options = "root=" .. backing .. ",allow_other,default_permissions,workers=1" }
       open_up(m.tmp)
       return m.dir, function() m:stop(); mount.rmtree(backing) end
     end,

@@ -125,6 +125,10 @@ local function mirror(root)
     -- The kernel keeps POSIX ACLs (from the backing files' xattrs) and
     -- leaves umask and default ACLs to the backing filesystem.
     posix_acl = true,
+    -- Its state is the backing directory, so it may run on every CPU, one
+    -- worker (and Lua state) each. A script built on it that keeps state
+    -- of its own in Lua sets workers = nil.
+    workers = "cpus",
   }
 
   function fs.getattr(path, fh)
