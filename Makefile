@@ -8,17 +8,17 @@ MANDIR = $(PREFIX)/share/man/man1
 # Debian packages the build, the specs, the demo and the bench use.
 PACKAGES := gcc make pkg-config libfuse3-dev fuse3 libluajit-5.1-dev luajit \
             libuv1-dev lua-luv lua-luv-dev lua-busted lua-posix fio lua-sql-sqlite3 \
-            redis-server lua-check acl man-db tmux e2fsprogs
+            redis-server lua-check acl man-db tmux e2fsprogs liburing-dev
 
 CC ?= gcc
 CFLAGS ?= -O2 -g
 # Recursively expanded, so pkg-config runs after `deps` has installed it.
 MOONFS_CFLAGS = -std=gnu11 -Wall -Wextra -Wno-unused-parameter \
-	$(shell pkg-config --cflags fuse3 luajit libuv) \
+	$(shell pkg-config --cflags fuse3 luajit libuv liburing) \
 	-DFUSE_USE_VERSION=314 -DMOONFS_VERSION='"$(VERSION)"' -DMOONFS_LUA_DIR='"$(LUADIR)"'
 # luv for LuaJIT: Debian's lua5.1 build (its pkg-config file wants
 # liblua5.1-dev, which LuaJIT replaces), found by name.
-MOONFS_LIBS = $(shell pkg-config --libs fuse3 luajit libuv) -llua5.1-luv -lpthread -ldl -lm
+MOONFS_LIBS = $(shell pkg-config --libs fuse3 luajit libuv liburing) -llua5.1-luv -lpthread -ldl -lm
 
 SOURCES := $(wildcard host/*.c)
 OBJECTS := $(SOURCES:host/%.c=build/%.o)
@@ -74,7 +74,7 @@ demo: moonfs
 test: moonfs
 	@$(BUSTED)
 
-test-asan: moonfs-asan
+test-asan: moonfs moonfs-asan
 	@MOONFS_BINARY=$(CURDIR)/moonfs-asan $(BUSTED)
 
 # 100,000 random operations against the mirror and memfs, each compared with

@@ -89,6 +89,8 @@ static int core_stats(lua_State *L)
 	lua_setfield(L, -2, "fallback_opens");
 	lua_pushnumber(L, (lua_Number)nodes);
 	lua_setfield(L, -2, "nodes");
+	lua_pushnumber(L, (lua_Number)copy.ring_requests);
+	lua_setfield(L, -2, "ring_requests");
 	return 1;
 }
 

@@ -25,6 +25,8 @@
 #define OUT_UNIQUE 8
 #define OUT_HEADER 16
 #define INIT_OUT_FLAGS (OUT_HEADER + 12)
+#define INIT_OUT_MAX_WRITE (OUT_HEADER + 20)
+#define INIT_OUT_MAX_PAGES (OUT_HEADER + 28) /* u16, then map_alignment */
 #define INIT_OUT_FLAGS2 (OUT_HEADER + 32)
 #define INIT_OUT_MAX_STACK_DEPTH (OUT_HEADER + 36)
 
@@ -33,6 +35,9 @@ static uint32_t kernel_flags, kernel_flags2;
 static uint64_t init_unique;
 static int init_reply_pending;
 static int init_passthrough, init_killpriv_v2, init_no_export;
+static uint32_t init_extra_flags2;
+static int (*take_reply)(const struct iovec *iov, int count, size_t total);
+static void (*initialized)(uint32_t max_write, uint32_t max_pages);
 /* The reply is written in the thread that sends it, before fuse_reply_*
  * returns, so a thread-local is enough to find it. */
 static __thread uint32_t open_reply_backing_id;
@@ -58,6 +63,23 @@ void device_init_reply(int passthrough, int killpriv_v2)
 	init_killpriv_v2 = killpriv_v2;
 }
 
+uint32_t device_kernel_flags2(void)
+{
+	return (kernel_flags & INIT_EXT_BIT) ? kernel_flags2 : 0;
+}
+
+void device_init_flags2(uint32_t bits)
+{
+	init_extra_flags2 |= bits;
+}
+
+void device_set_hooks(int (*take)(const struct iovec *iov, int count, size_t total),
+		      void (*init_done)(uint32_t max_write, uint32_t max_pages))
+{
+	take_reply = take;
+	initialized = init_done;
+}
+
 void device_init_no_export(void)
 {
 	init_no_export = (kernel_flags & INIT_EXT_BIT) && (kernel_flags2 & INIT_NO_EXPORT_BIT2);
@@ -79,16 +101,22 @@ static uint32_t get_u32(const void *buf, size_t off)
  * fails with EAGAIN and the loop waits (loop.c). */
 static void put_u32(char *at, uint32_t v);
 
-static ssize_t device_read(int fd, void *buf, size_t len, void *userdata)
+void device_adapt_request(void *buf, size_t n)
 {
-	(void)userdata;
-	ssize_t n = read(fd, buf, len);
 	/* O_TMPFILE comes as FUSE_TMPFILE, which libfuse 3.14 does not know;
 	 * its arguments and its reply are those of a CREATE of the name "/"
 	 * (the name the kernel gives an unnamed file, which no real create can
 	 * have), so it is passed on as one, and ops_create tells them apart. */
 	if (n >= IN_HEADER && get_u32(buf, IN_OPCODE) == FUSE_TMPFILE)
 		put_u32((char *)buf + IN_OPCODE, FUSE_CREATE);
+}
+
+static ssize_t device_read(int fd, void *buf, size_t len, void *userdata)
+{
+	(void)userdata;
+	ssize_t n = read(fd, buf, len);
+	if (n > 0)
+		device_adapt_request(buf, (size_t)n);
 	if (n >= INIT_IN_FLAGS2 + 4 && get_u32(buf, IN_OPCODE) == FUSE_INIT) {
 		kernel_flags = get_u32(buf, INIT_IN_FLAGS);
 		kernel_flags2 = get_u32(buf, INIT_IN_FLAGS2);
@@ -147,6 +175,10 @@ static void patch_init_reply(struct iovec *iov, int count)
 		or_u32(flags, INIT_EXT_BIT);
 		or_u32(flags2, INIT_NO_EXPORT_BIT2);
 	}
+	if (init_extra_flags2) {
+		or_u32(flags, INIT_EXT_BIT);
+		or_u32(flags2, init_extra_flags2);
+	}
 }
 
 /* The kernel refused a reply (a malformed one; ENOENT only means the
@@ -176,8 +208,17 @@ static ssize_t device_writev(int fd, struct iovec *iov, int count, void *userdat
 	size_t total = 0;
 	for (int i = 0; i < count; i++)
 		total += iov[i].iov_len;
-	if (init_reply_pending && total >= INIT_OUT_MAX_STACK_DEPTH + 4)
+	int init_reply = init_reply_pending && total >= INIT_OUT_MAX_STACK_DEPTH + 4;
+	uint32_t max_write = 0, max_pages = 0;
+	if (init_reply) {
 		patch_init_reply(iov, count);
+		char *w = locate(iov, count, INIT_OUT_MAX_WRITE);
+		char *p = locate(iov, count, INIT_OUT_MAX_PAGES);
+		if (w)
+			max_write = get_u32(w, 0);
+		if (p)
+			max_pages = get_u32(p, 0) & 0xffff;
+	}
 	if (open_reply_backing_id && total >= OUT_HEADER + 16) {
 		/* fuse_open_out ends the reply: {u64 fh; u32 open_flags; u32 backing_id} */
 		char *open_flags = locate(iov, count, total - 8);
@@ -187,7 +228,11 @@ static ssize_t device_writev(int fd, struct iovec *iov, int count, void *userdat
 			put_u32(backing, open_reply_backing_id);
 		}
 	}
+	if (take_reply && take_reply(iov, count, total)) /* for a request from a ring */
+		return (ssize_t)total;
 	ssize_t written = writev(fd, iov, count);
+	if (init_reply && written >= 0 && !init_reply_pending && initialized)
+		initialized(max_write, max_pages);
 	if (written < 0 && errno != ENOENT && iov[0].iov_len >= OUT_HEADER)
 		return answer_refused_reply(fd, iov, total);
 	return written;

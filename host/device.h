@@ -7,6 +7,7 @@
 
 #include <fuse_lowlevel.h>
 #include <stdint.h>
+#include <sys/uio.h>
 
 /* Takes over the session's device I/O and makes the fd non-blocking. */
 int device_setup(struct fuse_session *se);
@@ -24,6 +25,22 @@ void device_init_reply(int passthrough, int killpriv_v2);
  * that name_to_handle_at fails at once (EOPNOTSUPP) rather than handing
  * out handles that fail later (Linux 6.9+; older kernels ignore it). */
 void device_init_no_export(void);
+
+/* Puts a request into the form libfuse 3.14 knows (FUSE_TMPFILE as a
+ * CREATE of "/"), for requests that did not come through its read. */
+void device_adapt_request(void *buf, size_t len);
+
+/* What the kernel's INIT offered in flags2 (0 without FUSE_INIT_EXT). */
+uint32_t device_kernel_flags2(void);
+
+/* More flags2 bits for the INIT reply (io_uring's). */
+void device_init_flags2(uint32_t bits);
+
+/* take: offered every reply first; when it returns 1 the reply went
+ * elsewhere (a ring entry, uring.c). init_done: after the INIT reply is
+ * written, with the sizes it gave the kernel. */
+void device_set_hooks(int (*take)(const struct iovec *iov, int count, size_t total),
+		      void (*init_done)(uint32_t max_write, uint32_t max_pages));
 
 /* Marks the OPEN/CREATE reply about to be sent by this thread as
  * passthrough with `backing_id` (0: unmarked). */

@@ -57,6 +57,11 @@ void files_claim_fds(int claim)
 	closedir(d);
 }
 
+void files_claim_fd(int fd)
+{
+	set_fd_kind(fd, FD_HOST);
+}
+
 static const char *host_fd_name(int fd)
 {
 	if (fd == 0)
@@ -67,7 +72,7 @@ static const char *host_fd_name(int fd)
 		return "its standard error";
 	if (fd == device_fd())
 		return "the FUSE device";
-	return "one of its own files (log, trace, event loop)";
+	return "one of its own files (log, trace, event loop, io_uring ring)";
 }
 
 /* ---- opens ---- */

@@ -98,6 +98,10 @@ ssize_t files_write(struct open_file *of, const char *buf, size_t size, off_t of
  * only note them (the script's own) when it is not. */
 void files_claim_fds(int claim);
 
+/* fd is the host's (one it opened after files_claim_fds: an io_uring
+ * ring). Under the host lock. */
+void files_claim_fd(int fd);
+
 /* Frees the opens the kernel never released (at exit). */
 void files_free_unreleased(void);
 

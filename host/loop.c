@@ -139,6 +139,14 @@ static void serve_forwarded(void *arg)
 
 /* Serves a request read here, or hands it to the worker that must serve
  * it. Called with the host lock held. */
+static void dispatch(const struct fuse_buf *buf, size_t size);
+
+int loop_dispatch(const struct fuse_buf *buf, size_t size)
+{
+	dispatch(buf, size);
+	return 0;
+}
+
 static void dispatch(const struct fuse_buf *buf, size_t size)
 {
 	int owner = route ? route(buf->mem, size) : -1;

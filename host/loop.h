@@ -27,6 +27,10 @@ int loop_worker(void);
 /* Tells the loops which worker must serve a raw request (-1: any). */
 void loop_set_router(int (*owner)(const void *mem, size_t size));
 
+/* Serves a request (read from a ring, uring.c) as one read from the
+ * device, under the host lock. */
+int loop_dispatch(const struct fuse_buf *buf, size_t size);
+
 /* The SIGHUP reload, in every worker. */
 void loop_reload_all(void);
 

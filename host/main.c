@@ -19,6 +19,7 @@
 #include "lock.h"
 #include "loop.h"
 #include "mailbox.h"
+#include "uring.h"
 #include "workers.h"
 #include "nodes.h"
 #include "notify.h"
@@ -68,6 +69,8 @@ static const char usage[] =
 	"                       loops; a loop compiled so cannot be stopped)\n"
 	"  spin=MICROSECONDS    poll this long for the next request before sleeping\n"
 	"                       (default 50; 0 never polls)\n"
+	"  noio_uring           read requests from /dev/fuse even where the kernel\n"
+	"                       offers io_uring queues\n"
 	"  workers=N            threads serving requests at once, each with its own Lua\n"
 	"                       state (default: the script's `workers`, else 1)\n"
 	"FUSE mount options (-o) such as allow_other, default_permissions, ro,\n"
@@ -251,6 +254,8 @@ static int take_option(struct command_line *cl, char *item)
 	}
 	if (strcmp(item, "nopassthrough") == 0)
 		cl->passthrough = 0;
+	else if (strcmp(item, "noio_uring") == 0)
+		uring_set_wanted(0);
 	else if (strcmp(item, "nodefault_permissions") == 0)
 		cl->unchecked_permissions = 1;
 	else if (strcmp(item, "log") == 0 && value)
@@ -654,6 +659,7 @@ static int mount_and_serve(struct command_line *cl, char *argv0)
 
 	/* An unmount or SIGINT/SIGTERM ends serving: both clean ends. */
 	int serve_rc = loop_serve(se, cl->spin_us);
+	uring_stop_worker();
 	if (serve_rc == 0 && !ops_config.initialized) {
 		log_msg("the mount ended before the kernel's INIT was answered (see above)");
 		serve_rc = -EPROTO;

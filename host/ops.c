@@ -11,6 +11,7 @@
 #include "ops_private.h"
 #include "passthrough.h"
 #include "stats.h"
+#include "uring.h"
 #include "values.h"
 
 #define NAME_MAX_BYTES 255
@@ -144,6 +145,7 @@ static void op_init(void *userdata, struct fuse_conn_info *conn)
 	if (ops_config.max_read)
 		conn->max_read = ops_config.max_read;
 	passthrough_init(conn);
+	device_init_flags2((uint32_t)uring_ask(device_kernel_flags2()));
 	/* Locks go to the script only when it has the handlers; otherwise the
 	 * kernel keeps them locally, right for a single mount. */
 	if (!bridge_has(OP_getlk) || !bridge_has(OP_setlk))

@@ -83,6 +83,8 @@ void stats_log(void)
 		log_msg("stats %-12s %10llu %13s", op_names[op], (unsigned long long)stats.requests[op],
 			calls);
 	}
+	log_msg("stats io_uring: %llu requests came through the kernel's queues",
+		(unsigned long long)stats.ring_requests);
 	log_msg("stats opens: %llu passthrough, %llu served by the host; backing files now: %llu; "
 		"inodes known: %llu",
 		(unsigned long long)stats.passthrough_opens, (unsigned long long)stats.fallback_opens,
@@ -140,9 +142,10 @@ size_t stats_report(char *buf, size_t size, int json, const char *extra)
 			first = 0;
 		}
 		put(&o, "},\n \"passthrough_opens\": %llu, \"fallback_opens\": %llu, "
-		       "\"backing_files\": %llu, \"inodes\": %llu%s%s}\n",
+		       "\"backing_files\": %llu, \"inodes\": %llu, \"ring_requests\": %llu%s%s}\n",
 		    (unsigned long long)stats.passthrough_opens, (unsigned long long)stats.fallback_opens,
 		    (unsigned long long)stats.backing_ids, (unsigned long long)nodes_count(),
+		    (unsigned long long)stats.ring_requests,
 		    extra && *extra ? ", " : "", extra ? extra : "");
 		return o.len;
 	}
@@ -159,9 +162,9 @@ size_t stats_report(char *buf, size_t size, int json, const char *extra)
 		    l->count ? us(l->sum_ns) / (double)l->count : 0.0);
 	}
 	put(&o, "opens: %llu passthrough, %llu served by the host; backing files now: %llu; "
-	       "inodes known: %llu\n%s",
+	       "inodes known: %llu\nio_uring: %llu requests came through the kernel's queues\n%s",
 	    (unsigned long long)stats.passthrough_opens, (unsigned long long)stats.fallback_opens,
 	    (unsigned long long)stats.backing_ids, (unsigned long long)nodes_count(),
-	    extra ? extra : "");
+	    (unsigned long long)stats.ring_requests, extra ? extra : "");
 	return o.len;
 }

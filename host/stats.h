@@ -23,6 +23,7 @@ struct stats {
 	uint64_t passthrough_opens;   /* opens answered with a backing file */
 	uint64_t fallback_opens;      /* fd opens whose data the host serves */
 	uint64_t backing_ids;         /* backing files registered right now */
+	uint64_t ring_requests;       /* requests taken from io_uring queues */
 	struct latency host[OP_COUNT]; /* from arrival to reply */
 	struct latency lua[OP_COUNT];  /* of that, running Lua */
 };

@@ -25,11 +25,14 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "device.h"
 #include "files.h"
 #include "lock.h"
 #include "log.h"
 #include "loop.h"
+#include "mailbox.h"
 #include "request.h"
+#include "uring.h"
 
 struct worker {
 	int index;
@@ -120,6 +123,7 @@ static void *serve(void *arg)
 		if (rc)
 			log_msg("worker %d: reading the FUSE device failed: %s", w->index,
 				strerror(-rc));
+		uring_stop_worker();
 		int took = lock_enter();
 		request_cancel_waiting();
 		lock_leave(took);
@@ -127,6 +131,22 @@ static void *serve(void *arg)
 	loop_close();
 	bridge_close();
 	return NULL;
+}
+
+/* After the INIT reply: each worker sets up its ring (uring.c). */
+static void start_ring(void *unused)
+{
+	(void)unused;
+	uring_start_worker(lock_worker(), worker_count);
+}
+
+static void initialized(uint32_t max_write, uint32_t max_pages)
+{
+	if (!uring_asked())
+		return;
+	uring_init_sizes(max_write, max_pages);
+	for (int i = 0; i < worker_count; i++)
+		mailbox_post(i, start_ring, NULL);
 }
 
 int workers_count_for(int asked, int script_says, const char *script_name)
@@ -151,6 +171,8 @@ int workers_start(int count, struct fuse_session *se, unsigned spin_us,
 {
 	worker_count = count;
 	loop_set_router(owner_of);
+	uring_configure(se, fuse_session_fd(se), loop_dispatch);
+	device_set_hooks(uring_take_reply, initialized);
 	if (count <= 1)
 		return 0;
 	session = se;

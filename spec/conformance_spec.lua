@@ -1028,6 +1028,27 @@ local targets = {
     end,
   },
   {
+    name = "mirror-uring", -- requests through the kernel's io_uring queues
+    big_files = false,
+    unavailable = function() return require("support.uring").unavailable() end,
+    start = function()
+      local uring = require("support.uring")
+      local backing = mount.tmpdir("conf-backing")
+      open_up(backing)
+      uring.enable()
+      local m = mount.start{ script = "scripts/mirror.lua",
+        options = "root=" .. backing .. ",allow_other,default_permissions,workers=2" }
+      open_up(m.tmp)
+      return m.dir, function()
+        local counts = m:stats()
+        m:stop()
+        uring.restore()
+        mount.rmtree(backing)
+        assert(counts.ring_requests > 0, "no request came through io_uring")
+      end
+    end,
+  },
+  {
     name = "memfs",
     big_files = true,
     start = function()
@@ -1042,7 +1063,12 @@ local targets = {
 local only = os.getenv("CONFORMANCE_TARGETS")
 
 for _, target in ipairs(targets) do
-  if not only or (("," .. only .. ","):find("," .. target.name .. ",", 1, true)) then
+  local why_not = target.unavailable and target.unavailable()
+  if why_not then
+    describe("conformance: " .. target.name .. " vs a plain directory", function()
+      it("is skipped", function() pending(why_not) end)
+    end)
+  elseif not only or (("," .. only .. ","):find("," .. target.name .. ",", 1, true)) then
     describe("conformance: " .. target.name .. " vs a plain directory", function()
       local plain, dir, stop
       setup(function()

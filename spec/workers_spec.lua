@@ -34,8 +34,10 @@ describe("workers", function()
     local marks = tmp("marks")
     local m = mount.start{ script = "spec/fixtures/workers_together.lua",
       options = "marks=" .. marks .. ",workers=" .. workers, allow = { "without waiting" } }
-    local code, out = sh("stat -c %s " .. q(m:path("a")) .. " & stat -c %s " .. q(m:path("b"))
-      .. " & wait", 30)
+    -- each caller on a CPU of its own: over io_uring a request goes to the
+    -- worker of its caller's CPU
+    local code, out = sh("taskset -c 0 stat -c %s " .. q(m:path("a")) .. " & taskset -c 1 stat -c %s "
+      .. q(m:path("b")) .. " & wait", 30)
     assert.equal(0, code, out)
     m:stop()
     local sizes = {}
@@ -45,6 +47,10 @@ describe("workers", function()
   end
 
   it("with two, two handlers run at the same time", function()
+    local nproc = io.popen("nproc")
+    local cpus = tonumber(nproc:read("*a"))
+    nproc:close()
+    if cpus < 2 then pending("one CPU: nothing runs at once") return end
     local sizes, log = two_stats(2)
     assert.equal("1 1", sizes)
     assert.matches("serving with 2 workers", log, 1, true)

@@ -199,7 +199,7 @@ end
 
 --- Reads the host's counters: sends SIGUSR1 and parses the table it logs:
 -- {requests = {op = n}, lua = {op = n}, passthrough_opens, fallback_opens,
--- backing_ids, nodes}.
+-- backing_ids, nodes, ring_requests}.
 function Mount:stats()
   local before = #self:log_text()
   self:signal(signal.SIGUSR1)
@@ -211,7 +211,8 @@ function Mount:stats()
       "stats opens: (%d+) passthrough, (%d+) served by the host; backing files now: (%d+); inodes known: (%d+)")
     if opens then
       local counts = { requests = {}, lua = {}, passthrough_opens = tonumber(opens),
-        fallback_opens = tonumber(fallback), backing_ids = tonumber(backing), nodes = tonumber(nodes) }
+        fallback_opens = tonumber(fallback), backing_ids = tonumber(backing), nodes = tonumber(nodes),
+        ring_requests = tonumber(text:match("stats io_uring: (%d+)")) }
       for op, requests, calls in text:gmatch("stats (%l[%w_]*) +(%d+) +(%S+)") do
         counts.requests[op] = tonumber(requests)
         counts.lua[op] = tonumber(calls)
