@@ -129,9 +129,11 @@ describe("scripts/redisfs.lua", function()
   local has_redis = os.execute("command -v redis-server >/dev/null 2>&1")
   has_redis = has_redis == true or has_redis == 0
   local dir, port, redis, m, a, b, plain
+  -- The kernel checks permissions, as for the plain directory it is
+  -- compared with (redisfs itself checks none).
   local function start(options)
     return mount.start{ script = "scripts/redisfs.lua", options = "server=127.0.0.1:" .. port
-      .. (options and "," .. options or "") }
+      .. ",default_permissions" .. (options and "," .. options or "") }
   end
 
   setup(function()

@@ -120,8 +120,9 @@ end
 
 -- Other users reach the mount as root runs it; without root (no other
 -- users, and fusermount3 allows allow_other only with user_allow_other)
--- the same checks run for the one user.
-local SHARED = mount.root and ",allow_other,default_permissions" or ""
+-- the same checks run for the one user: the kernel checks permissions
+-- either way, as it does for the plain directory.
+local SHARED = mount.root and ",allow_other,default_permissions" or ",default_permissions"
 
 local TARGETS = {
   mirror = function()
