@@ -33,13 +33,14 @@
 #include <unistd.h>
 
 #include "beneath.h"
+#include "sys_private.h"
 #include "bridge.h"
 #include "stat_value.h"
 #include "values.h"
 
 /* ---- results ---- */
 
-static int push_error(lua_State *L, int err)
+int sys_push_error(lua_State *L, int err)
 {
 	lua_pushnil(L);
 	lua_pushfstring(L, "%s: %s", values_errno_name(err), strerror(err));
@@ -48,10 +49,10 @@ static int push_error(lua_State *L, int err)
 }
 
 /* For calls that return 0 or -1 with errno. */
-static int push_status(lua_State *L, int rc)
+int sys_push_status(lua_State *L, int rc)
 {
 	if (rc != 0)
-		return push_error(L, errno);
+		return sys_push_error(L, errno);
 	lua_pushboolean(L, 1);
 	return 1;
 }
@@ -59,7 +60,7 @@ static int push_status(lua_State *L, int rc)
 /* ---- arguments ---- */
 
 /* Wrong arguments raise: they are bugs in the script, not failures. */
-static int check_fd(lua_State *L, int idx)
+int sys_check_fd(lua_State *L, int idx)
 {
 	int64_t fd;
 	if (values_to_i64(L, idx, AT_FDCWD, INT32_MAX, &fd) != 0 || (fd < 0 && fd != AT_FDCWD))
@@ -78,7 +79,7 @@ static unsigned check_id(lua_State *L, int idx)
 	return (unsigned)id;
 }
 
-static off_t check_off(lua_State *L, int idx)
+off_t sys_check_off(lua_State *L, int idx)
 {
 	uint64_t n;
 	if (values_to_u64(L, idx, INT64_MAX, &n) != 0)
@@ -86,7 +87,7 @@ static off_t check_off(lua_State *L, int idx)
 	return (off_t)n;
 }
 
-static int check_int(lua_State *L, int idx, int64_t min, int64_t max, int64_t dflt)
+int sys_check_int(lua_State *L, int idx, int64_t min, int64_t max, int64_t dflt)
 {
 	if (lua_isnoneornil(L, idx))
 		return (int)dflt;
@@ -97,7 +98,7 @@ static int check_int(lua_State *L, int idx, int64_t min, int64_t max, int64_t df
 }
 
 /* A required whole number. */
-static int need_int(lua_State *L, int idx, int64_t min, int64_t max)
+int sys_need_int(lua_State *L, int idx, int64_t min, int64_t max)
 {
 	int64_t n;
 	if (values_to_i64(L, idx, min, max, &n) != 0)
@@ -108,7 +109,7 @@ static int need_int(lua_State *L, int idx, int64_t min, int64_t max)
 
 static mode_t check_mode(lua_State *L, int idx, mode_t dflt)
 {
-	return (mode_t)check_int(L, idx, 0, 0xFFFF, dflt);
+	return (mode_t)sys_check_int(L, idx, 0, 0xFFFF, dflt);
 }
 
 static void check_time(lua_State *L, int idx, struct timespec *ts)
@@ -123,7 +124,7 @@ static void check_time(lua_State *L, int idx, struct timespec *ts)
  * a raised argument error would leak the parent's fd. */
 static int get_at(lua_State *L, int idx, struct beneath *at)
 {
-	int dirfd = check_fd(L, idx);
+	int dirfd = sys_check_fd(L, idx);
 	return beneath_parent(dirfd, luaL_checkstring(L, idx + 1), at);
 }
 
@@ -133,23 +134,16 @@ static int at_status(lua_State *L, struct beneath *at, int rc)
 	int err = errno;
 	beneath_done(at);
 	if (rc != 0)
-		return push_error(L, err);
+		return sys_push_error(L, err);
 	lua_pushboolean(L, 1);
 	return 1;
 }
 
-/* A path that names an object through its fd, for the calls with no fd
- * or *at() form (xattrs on any file type, truncate, chmod of a symlink's
- * target-free O_PATH fd). The kernel resolves the magic link to the object
- * itself, so a symlink is not followed. */
-struct object {
-	int fd, owned;
-	char path[32];
-};
 
-static int open_object(lua_State *L, int idx, struct object *o)
+
+int sys_open_object(lua_State *L, int idx, struct object *o)
 {
-	int dirfd = check_fd(L, idx);
+	int dirfd = sys_check_fd(L, idx);
 	o->fd = beneath_object(dirfd, luaL_checkstring(L, idx + 1), &o->owned);
 	if (o->fd < 0)
 		return -1;
@@ -158,7 +152,7 @@ static int open_object(lua_State *L, int idx, struct object *o)
 }
 
 /* Closes the object's fd if it was opened, keeping errno for the report. */
-static void close_object(struct object *o)
+void sys_close_object(struct object *o)
 {
 	if (o->owned) {
 		int saved = errno;
@@ -174,13 +168,13 @@ static void close_object(struct object *o)
  * symlink (ELOOP), never leaves dirfd (EXDEV). */
 static int sys_open(lua_State *L)
 {
-	int dirfd = check_fd(L, 1);
+	int dirfd = sys_check_fd(L, 1);
 	const char *path = luaL_checkstring(L, 2);
-	int flags = check_int(L, 3, INT32_MIN, INT32_MAX, O_RDONLY);
+	int flags = sys_check_int(L, 3, INT32_MIN, INT32_MAX, O_RDONLY);
 	mode_t mode = check_mode(L, 4, 0666);
 	int fd = beneath_open(dirfd, path, flags, mode);
 	if (fd < 0)
-		return push_error(L, errno);
+		return sys_push_error(L, errno);
 	lua_pushinteger(L, fd);
 	return 1;
 }
@@ -196,12 +190,12 @@ static int sys_open_root(lua_State *L)
 	if (path[0] != '/') {
 		if ((size_t)snprintf(joined, sizeof joined, "%s/%s", bridge_start_dir(), path) >=
 		    sizeof joined)
-			return push_error(L, ENAMETOOLONG);
+			return sys_push_error(L, ENAMETOOLONG);
 		path = joined;
 	}
 	int fd = open(path, O_PATH | O_DIRECTORY | O_CLOEXEC);
 	if (fd < 0)
-		return push_error(L, errno);
+		return sys_push_error(L, errno);
 	lua_pushinteger(L, fd);
 	return 1;
 }
@@ -211,13 +205,13 @@ static int sys_open_root(lua_State *L)
  * in its place) as it would for the caller. */
 static int sys_umask(lua_State *L)
 {
-	lua_pushinteger(L, umask((mode_t)need_int(L, 1, 0, 0777)));
+	lua_pushinteger(L, umask((mode_t)sys_need_int(L, 1, 0, 0777)));
 	return 1;
 }
 
 static int sys_close(lua_State *L)
 {
-	return push_status(L, close(check_fd(L, 1)));
+	return sys_push_status(L, close(sys_check_fd(L, 1)));
 }
 
 /* ---- attributes ---- */
@@ -268,13 +262,13 @@ static int sys_stat(lua_State *L)
 	uint32_t generation;
 	struct beneath at;
 	if (get_at(L, 1, &at) != 0)
-		return push_error(L, errno);
+		return sys_push_error(L, errno);
 	int rc = stat_object(at.dirfd, at.name, AT_SYMLINK_NOFOLLOW | empty_flag(&at), &st,
 			     &generation);
 	int err = errno;
 	beneath_done(&at);
 	if (rc != 0)
-		return push_error(L, err);
+		return sys_push_error(L, err);
 	stat_value_push(L, &st, generation);
 	return 1;
 }
@@ -283,8 +277,8 @@ static int sys_fstat(lua_State *L)
 {
 	struct stat st;
 	uint32_t generation;
-	if (stat_object(check_fd(L, 1), "", AT_EMPTY_PATH, &st, &generation) != 0)
-		return push_error(L, errno);
+	if (stat_object(sys_check_fd(L, 1), "", AT_EMPTY_PATH, &st, &generation) != 0)
+		return sys_push_error(L, errno);
 	stat_value_push(L, &st, generation);
 	return 1;
 }
@@ -293,24 +287,24 @@ static int sys_fstat(lua_State *L)
  * fd's /proc path) and fails with EOPNOTSUPP on a symlink, as Linux does. */
 static int sys_chmod(lua_State *L)
 {
-	mode_t mode = (mode_t)need_int(L, 3, 0, 07777);
+	mode_t mode = (mode_t)sys_need_int(L, 3, 0, 07777);
 	struct object o;
 	if (lua_isstring(L, 2) && lua_tostring(L, 2)[0] == '\0') {
-		if (open_object(L, 1, &o) != 0) /* the fd itself */
-			return push_error(L, errno);
+		if (sys_open_object(L, 1, &o) != 0) /* the fd itself */
+			return sys_push_error(L, errno);
 		int rc = chmod(o.path, mode);
-		close_object(&o);
-		return push_status(L, rc);
+		sys_close_object(&o);
+		return sys_push_status(L, rc);
 	}
 	struct beneath at;
 	if (get_at(L, 1, &at) != 0)
-		return push_error(L, errno);
+		return sys_push_error(L, errno);
 	return at_status(L, &at, fchmodat(at.dirfd, at.name, mode, AT_SYMLINK_NOFOLLOW));
 }
 
 static int sys_fchmod(lua_State *L)
 {
-	return push_status(L, fchmod(check_fd(L, 1), (mode_t)need_int(L, 2, 0, 07777)));
+	return sys_push_status(L, fchmod(sys_check_fd(L, 1), (mode_t)sys_need_int(L, 2, 0, 07777)));
 }
 
 static int sys_chown(lua_State *L)
@@ -318,14 +312,14 @@ static int sys_chown(lua_State *L)
 	unsigned uid = check_id(L, 3), gid = check_id(L, 4);
 	struct beneath at;
 	if (get_at(L, 1, &at) != 0)
-		return push_error(L, errno);
+		return sys_push_error(L, errno);
 	return at_status(L, &at, fchownat(at.dirfd, at.name, uid, gid,
 					  AT_SYMLINK_NOFOLLOW | empty_flag(&at)));
 }
 
 static int sys_fchown(lua_State *L)
 {
-	return push_status(L, fchown(check_fd(L, 1), check_id(L, 2), check_id(L, 3)));
+	return sys_push_status(L, fchown(sys_check_fd(L, 1), check_id(L, 2), check_id(L, 3)));
 }
 
 /* sys.utimens(dirfd, path, atime, mtime); a time is nil (leave it),
@@ -337,7 +331,7 @@ static int sys_utimens(lua_State *L)
 	check_time(L, 4, &ts[1]);
 	struct beneath at;
 	if (get_at(L, 1, &at) != 0)
-		return push_error(L, errno);
+		return sys_push_error(L, errno);
 	if (!at.name[0]) { /* the fd itself: through its /proc path */
 		char path[32];
 		snprintf(path, sizeof path, "/proc/self/fd/%d", at.dirfd);
@@ -348,11 +342,11 @@ static int sys_utimens(lua_State *L)
 
 static int sys_futimens(lua_State *L)
 {
-	int fd = check_fd(L, 1);
+	int fd = sys_check_fd(L, 1);
 	struct timespec ts[2];
 	check_time(L, 2, &ts[0]);
 	check_time(L, 3, &ts[1]);
-	return push_status(L, futimens(fd, ts));
+	return sys_push_status(L, futimens(fd, ts));
 }
 
 /* There is no truncateat(); truncate(2) on the object's /proc path checks
@@ -360,26 +354,26 @@ static int sys_futimens(lua_State *L)
  * (which would block on a FIFO or open a device). */
 static int sys_truncate(lua_State *L)
 {
-	off_t size = check_off(L, 3);
+	off_t size = sys_check_off(L, 3);
 	struct object o;
-	if (open_object(L, 1, &o) != 0)
-		return push_error(L, errno);
+	if (sys_open_object(L, 1, &o) != 0)
+		return sys_push_error(L, errno);
 	int rc = truncate(o.path, size);
-	close_object(&o);
-	return push_status(L, rc);
+	sys_close_object(&o);
+	return sys_push_status(L, rc);
 }
 
 static int sys_ftruncate(lua_State *L)
 {
-	return push_status(L, ftruncate(check_fd(L, 1), check_off(L, 2)));
+	return sys_push_status(L, ftruncate(sys_check_fd(L, 1), sys_check_off(L, 2)));
 }
 
 static int sys_access(lua_State *L)
 {
-	int mask = need_int(L, 3, 0, 7);
+	int mask = sys_need_int(L, 3, 0, 7);
 	struct beneath at;
 	if (get_at(L, 1, &at) != 0)
-		return push_error(L, errno);
+		return sys_push_error(L, errno);
 	return at_status(L, &at, faccessat(at.dirfd, at.name, mask,
 					   AT_SYMLINK_NOFOLLOW | empty_flag(&at)));
 }
@@ -391,18 +385,18 @@ static int sys_mkdir(lua_State *L)
 	mode_t mode = check_mode(L, 3, 0777);
 	struct beneath at;
 	if (get_at(L, 1, &at) != 0)
-		return push_error(L, errno);
+		return sys_push_error(L, errno);
 	return at_status(L, &at, mkdirat(at.dirfd, at.name, mode));
 }
 
 /* mode includes the type bits (S_IFIFO, S_IFCHR, ...). */
 static int sys_mknod(lua_State *L)
 {
-	mode_t mode = (mode_t)need_int(L, 3, 0, 0xFFFF);
-	dev_t rdev = (dev_t)check_int(L, 4, 0, UINT32_MAX, 0);
+	mode_t mode = (mode_t)sys_need_int(L, 3, 0, 0xFFFF);
+	dev_t rdev = (dev_t)sys_check_int(L, 4, 0, UINT32_MAX, 0);
 	struct beneath at;
 	if (get_at(L, 1, &at) != 0)
-		return push_error(L, errno);
+		return sys_push_error(L, errno);
 	return at_status(L, &at, mknodat(at.dirfd, at.name, mode, rdev));
 }
 
@@ -410,7 +404,7 @@ static int sys_unlink(lua_State *L)
 {
 	struct beneath at;
 	if (get_at(L, 1, &at) != 0)
-		return push_error(L, errno);
+		return sys_push_error(L, errno);
 	return at_status(L, &at, unlinkat(at.dirfd, at.name, 0));
 }
 
@@ -418,14 +412,14 @@ static int sys_rmdir(lua_State *L)
 {
 	struct beneath at;
 	if (get_at(L, 1, &at) != 0)
-		return push_error(L, errno);
+		return sys_push_error(L, errno);
 	return at_status(L, &at, unlinkat(at.dirfd, at.name, AT_REMOVEDIR));
 }
 
 /* Resolves the two (dirfd, path) pairs of rename and link. */
 static int get_two_ats(lua_State *L, struct beneath *from, struct beneath *to)
 {
-	check_fd(L, 3);
+	sys_check_fd(L, 3);
 	luaL_checkstring(L, 4); /* before anything is opened */
 	if (get_at(L, 1, from) != 0)
 		return -1;
@@ -449,10 +443,10 @@ static int two_ats_status(lua_State *L, struct beneath *from, struct beneath *to
  * (moonfs.RENAME_NOREPLACE, _EXCHANGE, _WHITEOUT). */
 static int sys_rename(lua_State *L)
 {
-	unsigned flags = (unsigned)check_int(L, 5, 0, UINT32_MAX, 0);
+	unsigned flags = (unsigned)sys_check_int(L, 5, 0, UINT32_MAX, 0);
 	struct beneath from, to;
 	if (get_two_ats(L, &from, &to) != 0)
-		return push_error(L, errno);
+		return sys_push_error(L, errno);
 	return two_ats_status(L, &from, &to,
 			      renameat2(from.dirfd, from.name, to.dirfd, to.name, flags));
 }
@@ -462,7 +456,7 @@ static int sys_symlink(lua_State *L)
 	const char *target = luaL_checkstring(L, 1);
 	struct beneath at;
 	if (get_at(L, 2, &at) != 0)
-		return push_error(L, errno);
+		return sys_push_error(L, errno);
 	return at_status(L, &at, symlinkat(target, at.dirfd, at.name));
 }
 
@@ -472,7 +466,7 @@ static int sys_link(lua_State *L)
 {
 	struct beneath from, to;
 	if (get_two_ats(L, &from, &to) != 0)
-		return push_error(L, errno);
+		return sys_push_error(L, errno);
 	return two_ats_status(L, &from, &to, linkat(from.dirfd, from.name, to.dirfd, to.name,
 						    empty_flag(&from)));
 }
@@ -481,7 +475,7 @@ static int sys_readlink(lua_State *L)
 {
 	struct beneath at;
 	if (get_at(L, 1, &at) != 0)
-		return push_error(L, errno);
+		return sys_push_error(L, errno);
 	char stack_buf[4096];
 	char *buf = stack_buf;
 	size_t size = sizeof stack_buf;
@@ -503,7 +497,7 @@ static int sys_readlink(lua_State *L)
 		lua_pushlstring(L, buf, (size_t)n);
 	if (buf && buf != stack_buf)
 		free(buf);
-	return n >= 0 ? 1 : push_error(L, err);
+	return n >= 0 ? 1 : sys_push_error(L, err);
 }
 
 /* sys.readdir(dirfd, path[, with_stats]) -> names, types, inos[, stats]:
@@ -513,17 +507,17 @@ static int sys_readlink(lua_State *L)
  * meanwhile), taken from the open directory: what READDIRPLUS hands on. */
 static int sys_readdir(lua_State *L)
 {
-	int dirfd = check_fd(L, 1);
+	int dirfd = sys_check_fd(L, 1);
 	const char *path = luaL_checkstring(L, 2);
 	int with_stats = lua_toboolean(L, 3);
 	int fd = beneath_open(dirfd, path[0] ? path : ".", O_RDONLY | O_DIRECTORY, 0);
 	if (fd < 0)
-		return push_error(L, errno);
+		return sys_push_error(L, errno);
 	DIR *dir = fdopendir(fd);
 	if (!dir) {
 		int err = errno;
 		close(fd);
-		return push_error(L, err);
+		return sys_push_error(L, err);
 	}
 	lua_newtable(L);
 	lua_newtable(L);
@@ -565,186 +559,9 @@ static int sys_readdir(lua_State *L)
 	closedir(dir);
 	if (err) {
 		lua_pop(L, 3 + with_stats);
-		return push_error(L, err);
+		return sys_push_error(L, err);
 	}
 	return 3 + with_stats;
-}
-
-/* ---- data ---- */
-
-static int sys_pread(lua_State *L)
-{
-	int fd = check_fd(L, 1);
-	uint64_t want;
-	if (values_to_u64(L, 2, 1 << 30, &want) != 0)
-		luaL_argerror(L, 2, "size must be a whole number from 0 to 1 GiB");
-	off_t off = check_off(L, 3);
-	size_t size = (size_t)want;
-	char *buf = malloc(size ? size : 1);
-	if (!buf)
-		return push_error(L, ENOMEM);
-	ssize_t n = pread(fd, buf, size, off);
-	if (n < 0) {
-		int err = errno;
-		free(buf);
-		return push_error(L, err);
-	}
-	lua_pushlstring(L, buf, (size_t)n);
-	free(buf);
-	return 1;
-}
-
-static int sys_pwrite(lua_State *L)
-{
-	int fd = check_fd(L, 1);
-	size_t len;
-	const char *data = luaL_checklstring(L, 2, &len);
-	ssize_t n = pwrite(fd, data, len, check_off(L, 3));
-	if (n < 0)
-		return push_error(L, errno);
-	lua_pushnumber(L, (lua_Number)n);
-	return 1;
-}
-
-/* sys.fsync(fd, datasync): datasync true = fdatasync. */
-static int sys_fsync(lua_State *L)
-{
-	int fd = check_fd(L, 1);
-	return push_status(L, lua_toboolean(L, 2) ? fdatasync(fd) : fsync(fd));
-}
-
-static int sys_fallocate(lua_State *L)
-{
-	return push_status(L, fallocate(check_fd(L, 1), need_int(L, 2, 0, INT32_MAX),
-					check_off(L, 3), check_off(L, 4)));
-}
-
-/* sys.statvfs(fd) -> the table the statfs handler returns. Works on an
- * O_PATH fd such as open_root's. */
-static int sys_statvfs(lua_State *L)
-{
-	struct statvfs sv;
-	if (fstatvfs(check_fd(L, 1), &sv) != 0)
-		return push_error(L, errno);
-	lua_createtable(L, 0, 9);
-#define FIELD(name) (lua_pushnumber(L, (lua_Number)sv.f_##name), lua_setfield(L, -2, #name))
-	FIELD(bsize);
-	FIELD(frsize);
-	FIELD(blocks);
-	FIELD(bfree);
-	FIELD(bavail);
-	FIELD(files);
-	FIELD(ffree);
-	FIELD(favail);
-	FIELD(namemax);
-#undef FIELD
-	return 1;
-}
-
-/* ---- extended attributes ---- */
-
-/* The xattr calls work through the object's /proc fd path: the path-based
- * calls would follow a symlink and the l*xattr ones would act on the
- * magic link itself, while the fd path lands on the object, symlinks
- * included (lgetxattr semantics), without an fd that can read or write it. */
-
-/* Calls get (getxattr or listxattr) with a buffer that grows until the
- * value fits; the value can change size between the calls, hence ERANGE
- * retries. Pushes the bytes or returns -1 with errno. */
-static int push_xattr_bytes(lua_State *L, const char *path, const char *name)
-{
-	char stack_buf[1024];
-	char *buf = stack_buf;
-	size_t size = sizeof stack_buf;
-	for (;;) {
-		ssize_t n = name ? getxattr(path, name, buf, size) : listxattr(path, buf, size);
-		if (n >= 0) {
-			lua_pushlstring(L, buf, (size_t)n);
-			if (buf != stack_buf)
-				free(buf);
-			return 0;
-		}
-		int err = errno;
-		if (buf != stack_buf)
-			free(buf);
-		if (err != ERANGE) {
-			errno = err;
-			return -1;
-		}
-		n = name ? getxattr(path, name, NULL, 0) : listxattr(path, NULL, 0);
-		if (n < 0)
-			return -1;
-		size = (size_t)n + 1;
-		buf = malloc(size);
-		if (!buf) {
-			errno = ENOMEM;
-			return -1;
-		}
-	}
-}
-
-/* sys.getxattr(dirfd, path, name) -> value (a string of bytes). */
-static int sys_getxattr(lua_State *L)
-{
-	const char *name = luaL_checkstring(L, 3);
-	struct object o;
-	if (open_object(L, 1, &o) != 0)
-		return push_error(L, errno);
-	int rc = push_xattr_bytes(L, o.path, name);
-	close_object(&o);
-	return rc == 0 ? 1 : push_error(L, errno);
-}
-
-/* sys.listxattr(dirfd, path) -> array of names. */
-static int sys_listxattr(lua_State *L)
-{
-	struct object o;
-	if (open_object(L, 1, &o) != 0)
-		return push_error(L, errno);
-	int rc = push_xattr_bytes(L, o.path, NULL);
-	close_object(&o);
-	if (rc != 0)
-		return push_error(L, errno);
-	size_t len;
-	const char *list = lua_tolstring(L, -1, &len);
-	lua_newtable(L);
-	int count = 0;
-	for (size_t at = 0; at < len;) { /* "name\0name\0" */
-		size_t n = strnlen(list + at, len - at);
-		if (n > 0) {
-			lua_pushlstring(L, list + at, n);
-			lua_rawseti(L, -2, ++count);
-		}
-		at += n + 1;
-	}
-	return 1;
-}
-
-/* sys.setxattr(dirfd, path, name, value, flags); flags 1 = XATTR_CREATE,
- * 2 = XATTR_REPLACE. */
-static int sys_setxattr(lua_State *L)
-{
-	const char *name = luaL_checkstring(L, 3);
-	size_t len;
-	const char *value = luaL_checklstring(L, 4, &len);
-	int flags = check_int(L, 5, 0, 3, 0);
-	struct object o;
-	if (open_object(L, 1, &o) != 0)
-		return push_error(L, errno);
-	int rc = setxattr(o.path, name, value, len, flags);
-	close_object(&o);
-	return push_status(L, rc);
-}
-
-static int sys_removexattr(lua_State *L)
-{
-	const char *name = luaL_checkstring(L, 3);
-	struct object o;
-	if (open_object(L, 1, &o) != 0)
-		return push_error(L, errno);
-	int rc = removexattr(o.path, name);
-	close_object(&o);
-	return push_status(L, rc);
 }
 
 int luaopen_moonfs_sys(lua_State *L)
@@ -772,21 +589,13 @@ int luaopen_moonfs_sys(lua_State *L)
 		{ "fchmod", sys_fchmod },
 		{ "fchown", sys_fchown },
 		{ "futimens", sys_futimens },
-		{ "fsync", sys_fsync },
-		{ "fallocate", sys_fallocate },
-		{ "statvfs", sys_statvfs },
 		{ "readdir", sys_readdir },
-		{ "getxattr", sys_getxattr },
-		{ "setxattr", sys_setxattr },
-		{ "listxattr", sys_listxattr },
-		{ "removexattr", sys_removexattr },
-		{ "pread", sys_pread },
-		{ "pwrite", sys_pwrite },
 		{ "access", sys_access },
 		{ NULL, NULL },
 	};
 	lua_newtable(L);
 	luaL_register(L, NULL, functions);
+	luaL_register(L, NULL, sys_data_functions);
 	lua_pushinteger(L, AT_FDCWD);
 	lua_setfield(L, -2, "AT_FDCWD");
 	return 1;
