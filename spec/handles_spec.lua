@@ -137,10 +137,15 @@ describe("file handles on the mirror", function()
 end)
 
 describe("file handles and locate's answers", function()
-  after_each(function() mount.stop_all() end)
+  local script_dirs = {}
+  after_each(function()
+    mount.stop_all()
+    for _, dir in ipairs(script_dirs) do mount.rmtree(dir) end
+    script_dirs = {}
+  end)
 
   local function script(locate_body)
-    return mount.write_script([[
+    local path, dir = mount.write_script([[
 local moonfs = require("moonfs")
 local files = { ["/a"] = 11, ["/b"] = 12 }
 return {
@@ -157,6 +162,8 @@ return {
   end,
 }
 ]], "locate.lua")
+    script_dirs[#script_dirs + 1] = dir
+    return path
   end
 
   -- Handles made by one host, opened by a second one with another locate.

@@ -219,11 +219,13 @@ describe("signals and unmounting", function()
   end)
 
   it("refuses atomic_o_trunc and writeback_cache, saying why", function()
+    local dir = mount.tmpdir("refused")
     for _, opt in ipairs({ "atomic_o_trunc", "writeback_cache" }) do
-      local code, out = mount.run_host({ "scripts/hello.lua", mount.tmpdir("x"), "-f", "-o", opt })
+      local code, out = mount.run_host({ "scripts/hello.lua", dir, "-f", "-o", opt })
       assert.is_true(code ~= 0, opt .. " was taken")
       assert.matches(opt .. " is not supported", out, 1, true)
     end
+    mount.rmtree(dir)
   end)
 
   it("unmounts a relative mount point when a signal ends the daemon", function()

@@ -141,7 +141,7 @@ describe("READDIRPLUS", function()
   end)
 
   it("a listing without stats works as before: the kernel looks names up", function()
-    local script = mount.write_script([[
+    local script, script_dir = mount.write_script([[
 local names = { "a", "b" }
 return {
   getattr = function(path)
@@ -157,6 +157,7 @@ return {
     assert.matches(" 3 [^\n]* a\n", out)
     assert.is_true((plain:stats().requests.lookup or 0) >= 2)
     plain:stop()
+    mount.rmtree(script_dir)
   end)
 
   it("unmounts cleanly", function() m:stop() end)

@@ -67,16 +67,26 @@ local function run(cmd)
   return ok == true or ok == 0
 end
 
+-- Temporary directories made and not yet removed: what M.sweep removes
+-- when the run ends, whatever a failing spec left behind.
+local made = {}
+
 --- A fresh temporary directory (removed by M.rmtree).
 function M.tmpdir(tag)
   local p = io.popen("mktemp -d /tmp/moonfs-spec-" .. (tag or "x") .. ".XXXXXX")
   local dir = p:read("*l")
   p:close()
+  made[dir] = true
   return dir
 end
 
+-- --one-file-system: a mount still up beneath the directory (a host that
+-- would not go) is left alone rather than emptied through.
 function M.rmtree(dir)
-  if dir and dir:match("^/tmp/moonfs%-spec%-") then run("rm -rf '" .. dir .. "'") end
+  if dir and dir:match("^/tmp/moonfs%-spec%-") then
+    run("rm -rf --one-file-system '" .. dir .. "'")
+    made[dir] = nil
+  end
 end
 
 local function is_mounted(dir)
@@ -282,6 +292,26 @@ end
 --- Takes down every mount still up (after a failed spec). Quiet.
 function M.stop_all()
   for m in pairs(live) do m:stop(true) end
+end
+
+--- At the end of a run (spec/support/helper.lua): every mount still up is
+-- taken down, mounts left beneath our temporary directories are detached,
+-- and the directories go.
+function M.sweep()
+  M.stop_all()
+  local f = io.open("/proc/self/mountinfo")
+  local points = {}
+  for line in (f and f:lines() or function() end) do
+    local point = line:match("^%S+ %S+ %S+ %S+ (%S+)")
+    if point and point:match("^/tmp/moonfs%-spec%-") then points[#points + 1] = point end
+  end
+  if f then f:close() end
+  for _, point in ipairs(points) do
+    for dir in pairs(made) do
+      if point:sub(1, #dir + 1) == dir .. "/" then run("fusermount3 -uz '" .. point .. "'") end
+    end
+  end
+  for dir in pairs(made) do M.rmtree(dir) end
 end
 
 --- Runs the host to completion (for scripts that must fail before mounting,
