@@ -2,6 +2,7 @@
 -- only the system calls are measured (no fork/exec per file).
 --
 --   luajit spec/bench/meta.lua OP DIR N [SECONDS [PREFIX]]
+--   luajit spec/bench/meta.lua OP DIR N --at=T [--seconds=S] [--prefix=P]
 --
 -- OP is one of
 --   create   open(O_CREAT|O_EXCL|O_WRONLY) + close of DIR/f000000 .. N-1
@@ -13,11 +14,19 @@
 --   unlink   unlink of every file
 -- Prints the rate (operations or entries per second) on stdout; on the
 -- first failing call prints the errno to stderr and exits 1.
+--
+-- With --at=T (seconds since the epoch, CLOCK_REALTIME, fractions allowed)
+-- the process builds its names, sleeps until T and only then starts; it
+-- prints "COUNT START END" instead, START and END on CLOCK_MONOTONIC (one
+-- clock for every process of the machine). That is how run.sh starts
+-- several clients together, one process each, and takes their total rate
+-- as the sum of COUNTs over the last END minus the first START.
 local ffi = require("ffi")
 
 ffi.cdef [[
 typedef struct { long tv_sec; long tv_nsec; } bench_timespec;
 int clock_gettime(int clk, bench_timespec *ts);
+int clock_nanosleep(int clk, int flags, const bench_timespec *t, bench_timespec *rem);
 int open(const char *path, int flags, ...);
 int close(int fd);
 int stat(const char *path, void *buf);
@@ -34,14 +43,31 @@ int closedir(bench_DIR *d);
 
 local C = ffi.C
 local O_RDONLY, O_WRONLY, O_CREAT, O_EXCL, O_CLOEXEC = 0, 1, 0x40, 0x80, 0x80000
-local CLOCK_MONOTONIC = 1
+local CLOCK_REALTIME, CLOCK_MONOTONIC, TIMER_ABSTIME = 0, 1, 1
 
-local op, dir, n, min_seconds = arg[1], arg[2], tonumber(arg[3]), tonumber(arg[4] or "1")
-local prefix = arg[5] or "f"
-if not (op and dir and n) then
-  io.stderr:write("usage: luajit meta.lua create|stat|open|readdir|unlink DIR N [SECONDS [PREFIX]]\n")
+local function usage()
+  io.stderr:write("usage: luajit meta.lua create|stat|open|readdir|unlink DIR N [SECONDS [PREFIX]]\n" ..
+    "       luajit meta.lua OP DIR N --at=T [--seconds=S] [--prefix=P]\n")
   os.exit(2)
 end
+
+local op, dir, n = arg[1], arg[2], tonumber(arg[3])
+local min_seconds, prefix, start_at = 1, "f", nil
+local positional = 0
+for i = 4, #arg do
+  local key, value = arg[i]:match("^%-%-(%a+)=(.*)$")
+  if key == "at" then start_at = tonumber(value) or usage()
+  elseif key == "seconds" then min_seconds = tonumber(value) or usage()
+  elseif key == "prefix" then prefix = value
+  elseif key then usage()
+  else
+    positional = positional + 1
+    if positional == 1 then min_seconds = tonumber(arg[i]) or usage()
+    elseif positional == 2 then prefix = arg[i]
+    else usage() end
+  end
+end
+if not (op and dir and n) then usage() end
 
 local ts = ffi.new("bench_timespec")
 local function now()
@@ -103,6 +129,14 @@ local function readdir_pass()
   return count
 end
 
+-- Several clients start together: sleep until the agreed moment.
+if start_at then
+  local at = ffi.new("bench_timespec")
+  at.tv_sec = math.floor(start_at)
+  at.tv_nsec = math.floor((start_at - math.floor(start_at)) * 1e9)
+  while C.clock_nanosleep(CLOCK_REALTIME, TIMER_ABSTIME, at, nil) ~= 0 do end -- EINTR
+end
+
 local t0, done
 if op == "readdir" then
   t0 = now()
@@ -124,5 +158,9 @@ else
   io.stderr:write("meta.lua: unknown operation " .. tostring(op) .. "\n")
   os.exit(2)
 end
-local elapsed = now() - t0
-io.write(string.format("%.0f\n", done / elapsed))
+local t1 = now()
+if start_at then
+  io.write(string.format("%d %.6f %.6f\n", done, t0, t1))
+else
+  io.write(string.format("%.0f\n", done / (t1 - t0)))
+end
