@@ -8,7 +8,8 @@ MANDIR = $(PREFIX)/share/man/man1
 # Debian packages the build, the specs, the demo and the bench use.
 PACKAGES := gcc make pkg-config libfuse3-dev fuse3 libluajit-5.1-dev luajit \
             libuv1-dev lua-luv lua-luv-dev lua-busted lua-posix fio lua-sql-sqlite3 \
-            redis-server lua-check acl man-db tmux e2fsprogs liburing-dev
+            redis-server lua-check acl man-db tmux e2fsprogs liburing-dev \
+            strace
 
 CC ?= gcc
 CFLAGS ?= -O2 -g

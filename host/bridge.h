@@ -197,6 +197,9 @@ struct listing {
 		struct stat st;
 		uint32_t generation;
 	} *attrs;
+	/* stats_from_dir: attributes come from statting names beneath
+	 * stat_dirfd (the listing owns it) when a reply hands them over */
+	int stats_from_dir, stat_dirfd;
 };
 /* Reads readdir's results (names, types, inos, stats); bad entries are
  * skipped and logged. */

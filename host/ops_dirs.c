@@ -2,14 +2,17 @@
  * listing is taken from the script once per pass (offset 0) and served
  * from C memory, so telldir, seekdir and huge directories cost nothing
  * more. READDIRPLUS hands the kernel each entry's attributes as a lookup
- * would, where the script gave a stat with the name; `ls -l` and `du` then
- * cost a request per buffer rather than one per name. */
+ * would, where the script gave a stat with the name or a stat directory
+ * to take them from (only for the names a reply carries); `ls -l` and `du`
+ * then cost a request per buffer rather than one per name. */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "object_stat.h"
 #include "ops_private.h"
 #include "trace.h"
 
@@ -101,6 +104,10 @@ static void reply_entries_plus(struct request *r, char *buf)
 			const struct listing_entry *le = &l->entries[i - 2];
 			const struct listing_attr *a = l->attrs ? &l->attrs[i - 2] : NULL;
 			name = l->names + le->name_at;
+			struct listing_attr lazy;
+			if (!(a && a->st.st_mode) && l->stats_from_dir)
+				a = object_stat(l->stat_dirfd, name, AT_SYMLINK_NOFOLLOW, &lazy.st,
+						&lazy.generation) == 0 ? &lazy : NULL;
 			if (a && a->st.st_mode) {
 				n = nodes_remember(dir, name, le->name_len, &a->st, a->generation);
 				if (n)

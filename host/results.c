@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <fcntl.h>
+#include <unistd.h>
 #include <sys/stat.h>
 
 #include "bridge_private.h"
@@ -197,6 +198,8 @@ static int append(char **buf, size_t *used, size_t *cap, const char *s, size_t l
 
 void bridge_listing_free(struct listing *l)
 {
+	if (l->stats_from_dir)
+		close(l->stat_dirfd);
 	free(l->entries);
 	free(l->names);
 	free(l->attrs);
@@ -260,8 +263,17 @@ int bridge_result_listing(const struct bridge_call *c, struct listing *out)
 	if ((types && !lua_isnil(L, types) && lua_type(L, types) != LUA_TTABLE) ||
 	    (inos && !lua_isnil(L, inos) && lua_type(L, inos) != LUA_TTABLE))
 		return bridge_bad_result(c, "returned types or inode numbers that are not arrays");
-	if (stats && !lua_isnil(L, stats) && lua_type(L, stats) != LUA_TTABLE)
-		return bridge_bad_result(c, "returned stats that are not an array");
+	int stat_dirfd = stats ? values_take_stat_dir(L, stats) : -1;
+	if (stat_dirfd >= 0) {
+		out->stats_from_dir = 1;
+		out->stat_dirfd = stat_dirfd;
+		stats = 0;
+	}
+	if (stats && !lua_isnil(L, stats) && lua_type(L, stats) != LUA_TTABLE) {
+		bridge_listing_free(out);
+		return bridge_bad_result(c, "returned stats that are neither an array nor the stat "
+					    "directory sys.readdir gives");
+	}
 	types = types && lua_istable(L, types) ? types : 0;
 	inos = inos && lua_istable(L, inos) ? inos : 0;
 	stats = stats && lua_istable(L, stats) ? stats : 0;

@@ -27,12 +27,12 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
-#include <sys/sysmacros.h>
 #include <sys/syscall.h>
 #include <sys/xattr.h>
 #include <unistd.h>
 
 #include "beneath.h"
+#include "object_stat.h"
 #include "sys_private.h"
 #include "bridge.h"
 #include "stat_value.h"
@@ -222,39 +222,6 @@ static int empty_flag(const struct beneath *at)
 	return at->name[0] ? 0 : AT_EMPTY_PATH;
 }
 
-/* statx rather than fstatat, at the same cost, for the birth time: it
- * tells a file from an earlier one that had the same inode number, which
- * is what a FUSE generation must do (file handles, NFS). 0: no birth time. */
-static int stat_object(int dirfd, const char *name, int flags, struct stat *st,
-		       uint32_t *generation)
-{
-	struct statx x;
-	if (statx(dirfd, name, flags, STATX_BASIC_STATS | STATX_BTIME, &x) != 0)
-		return -1;
-	memset(st, 0, sizeof *st);
-	st->st_dev = makedev(x.stx_dev_major, x.stx_dev_minor);
-	st->st_ino = x.stx_ino;
-	st->st_mode = x.stx_mode;
-	st->st_nlink = x.stx_nlink;
-	st->st_uid = x.stx_uid;
-	st->st_gid = x.stx_gid;
-	st->st_rdev = makedev(x.stx_rdev_major, x.stx_rdev_minor);
-	st->st_size = (off_t)x.stx_size;
-	st->st_blksize = (blksize_t)x.stx_blksize;
-	st->st_blocks = (blkcnt_t)x.stx_blocks;
-	st->st_atim = (struct timespec){ x.stx_atime.tv_sec, x.stx_atime.tv_nsec };
-	st->st_mtim = (struct timespec){ x.stx_mtime.tv_sec, x.stx_mtime.tv_nsec };
-	st->st_ctim = (struct timespec){ x.stx_ctime.tv_sec, x.stx_ctime.tv_nsec };
-	*generation = 0;
-	if (x.stx_mask & STATX_BTIME) {
-		uint64_t h = ((uint64_t)x.stx_btime.tv_sec * 1000000007ULL) ^ x.stx_btime.tv_nsec;
-		h ^= h >> 31;
-		h *= 0x9e3779b97f4a7c15ULL;
-		*generation = (uint32_t)(h >> 32) | 1; /* never 0 */
-	}
-	return 0;
-}
-
 /* sys.stat(dirfd, path) -> stat table of the name itself (lstat). */
 static int sys_stat(lua_State *L)
 {
@@ -263,7 +230,7 @@ static int sys_stat(lua_State *L)
 	struct beneath at;
 	if (get_at(L, 1, &at) != 0)
 		return sys_push_error(L, errno);
-	int rc = stat_object(at.dirfd, at.name, AT_SYMLINK_NOFOLLOW | empty_flag(&at), &st,
+	int rc = object_stat(at.dirfd, at.name, AT_SYMLINK_NOFOLLOW | empty_flag(&at), &st,
 			     &generation);
 	int err = errno;
 	beneath_done(&at);
@@ -277,7 +244,7 @@ static int sys_fstat(lua_State *L)
 {
 	struct stat st;
 	uint32_t generation;
-	if (stat_object(sys_check_fd(L, 1), "", AT_EMPTY_PATH, &st, &generation) != 0)
+	if (object_stat(sys_check_fd(L, 1), "", AT_EMPTY_PATH, &st, &generation) != 0)
 		return sys_push_error(L, errno);
 	stat_value_push(L, &st, generation);
 	return 1;
@@ -503,8 +470,10 @@ static int sys_readlink(lua_State *L)
 /* sys.readdir(dirfd, path[, with_stats]) -> names, types, inos[, stats]:
  * parallel arrays without "." and "..". A type is "file", "dir", ... or
  * false when the filesystem does not say (DT_UNKNOWN); the caller can
- * stat for it. With with_stats, each entry's stat (false when it went
- * meanwhile), taken from the open directory: what READDIRPLUS hands on. */
+ * stat for it. With with_stats, the stats are a stat directory (values.h)
+ * rather than an array: READDIRPLUS wants attributes for the names of one
+ * reply buffer, and a pass listing 10,000 names for a plain `ls` would
+ * otherwise stat all of them. */
 static int sys_readdir(lua_State *L)
 {
 	int dirfd = sys_check_fd(L, 1);
@@ -513,19 +482,21 @@ static int sys_readdir(lua_State *L)
 	int fd = beneath_open(dirfd, path[0] ? path : ".", O_RDONLY | O_DIRECTORY, 0);
 	if (fd < 0)
 		return sys_push_error(L, errno);
-	DIR *dir = fdopendir(fd);
+	/* the stat directory: the host stats names beneath it when it hands
+	 * them to the kernel (values.h), so a pass costs no stat per name */
+	int stat_dir = with_stats ? fcntl(fd, F_DUPFD_CLOEXEC, 3) : -1;
+	DIR *dir = with_stats && stat_dir < 0 ? NULL : fdopendir(fd);
 	if (!dir) {
 		int err = errno;
 		close(fd);
+		if (stat_dir >= 0)
+			close(stat_dir);
 		return sys_push_error(L, err);
 	}
 	lua_newtable(L);
 	lua_newtable(L);
 	lua_newtable(L);
-	if (with_stats)
-		lua_newtable(L);
-	int names = lua_gettop(L) - 2 - with_stats, types = names + 1, inos = names + 2,
-	    stats = names + 3;
+	int names = lua_gettop(L) - 2, types = names + 1, inos = names + 2;
 	int count = 0;
 	struct dirent *d;
 	for (;;) {
@@ -545,23 +516,19 @@ static int sys_readdir(lua_State *L)
 		lua_rawseti(L, types, count);
 		lua_pushnumber(L, (lua_Number)d->d_ino);
 		lua_rawseti(L, inos, count);
-		if (with_stats) {
-			struct stat st;
-			uint32_t generation;
-			if (stat_object(fd, d->d_name, AT_SYMLINK_NOFOLLOW, &st, &generation) == 0)
-				stat_value_push(L, &st, generation);
-			else
-				lua_pushboolean(L, 0);
-			lua_rawseti(L, stats, count);
-		}
 	}
 	int err = errno;
 	closedir(dir);
 	if (err) {
-		lua_pop(L, 3 + with_stats);
+		lua_pop(L, 3);
+		if (stat_dir >= 0)
+			close(stat_dir);
 		return sys_push_error(L, err);
 	}
-	return 3 + with_stats;
+	if (!with_stats)
+		return 3;
+	values_push_stat_dir(L, stat_dir);
+	return 4;
 }
 
 int luaopen_moonfs_sys(lua_State *L)

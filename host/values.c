@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/statvfs.h>
+#include <unistd.h>
 
 #include "stat_value.h"
 
@@ -433,47 +434,100 @@ int values_to_stat(lua_State *L, int idx, struct stat *st, uint32_t *generation,
 	return 0;
 }
 
-/* ---- fds handed to the host ---- */
+/* ---- fds in a box: handed to the host, or a directory to stat in ---- */
 
-#define FD_METATABLE "moonfs.fd"
-static __thread const void *fd_metatable; /* identity, to test values cheaply */
-static __thread int fd_metatable_ref;
+/* A kind of boxed fd: its metatable's identity (to test values cheaply)
+ * and a registry reference to it, per Lua state (one per thread). */
+struct fd_box_kind {
+	const char *name;
+	lua_CFunction gc; /* NULL: the box does not own its fd */
+};
+static const struct fd_box_kind handed_kind = { "moonfs.fd", NULL };
+static int stat_dir_gc(lua_State *L);
+static const struct fd_box_kind stat_dir_kind = { "moonfs.stat_dir", stat_dir_gc };
+static __thread const void *identity[2];
+static __thread int metatable_ref[2];
 
-static int handed_fd_tostring(lua_State *L)
+static int fd_box_tostring(lua_State *L)
 {
-	lua_pushfstring(L, "moonfs.fd(%d)", *(int *)lua_touserdata(L, 1));
+	lua_getmetatable(L, 1);
+	lua_getfield(L, -1, "__name");
+	lua_pushfstring(L, "%s(%d)", lua_tostring(L, -1), *(int *)lua_touserdata(L, 1));
 	return 1;
+}
+
+/* The first use in a Lua state makes the metatable. */
+static void push_fd_box(lua_State *L, int fd, const struct fd_box_kind *kind, int k)
+{
+	int *box = lua_newuserdata(L, sizeof *box);
+	*box = fd;
+	if (!identity[k]) {
+		luaL_newmetatable(L, kind->name);
+		lua_pushstring(L, kind->name);
+		lua_setfield(L, -2, "__name");
+		lua_pushcfunction(L, fd_box_tostring);
+		lua_setfield(L, -2, "__tostring");
+		if (kind->gc) {
+			lua_pushcfunction(L, kind->gc);
+			lua_setfield(L, -2, "__gc");
+		}
+		identity[k] = lua_topointer(L, -1);
+		metatable_ref[k] = luaL_ref(L, LUA_REGISTRYINDEX);
+	}
+	lua_rawgeti(L, LUA_REGISTRYINDEX, metatable_ref[k]);
+	lua_setmetatable(L, -2);
+}
+
+static int *fd_box(lua_State *L, int idx, int k)
+{
+	int *box = lua_touserdata(L, idx);
+	if (!box || !identity[k] || !lua_getmetatable(L, idx))
+		return NULL;
+	int ours = lua_topointer(L, -1) == identity[k];
+	lua_pop(L, 1);
+	return ours ? box : NULL;
 }
 
 void values_forget(void)
 {
-	fd_metatable = NULL;
+	identity[0] = identity[1] = NULL;
 	stat_value_forget();
 }
 
 void values_push_handed_fd(lua_State *L, int fd)
 {
-	int *box = lua_newuserdata(L, sizeof *box);
-	*box = fd;
-	if (!fd_metatable) {
-		luaL_newmetatable(L, FD_METATABLE);
-		lua_pushcfunction(L, handed_fd_tostring);
-		lua_setfield(L, -2, "__tostring");
-		fd_metatable = lua_topointer(L, -1);
-		fd_metatable_ref = luaL_ref(L, LUA_REGISTRYINDEX);
-	}
-	lua_rawgeti(L, LUA_REGISTRYINDEX, fd_metatable_ref);
-	lua_setmetatable(L, -2);
+	push_fd_box(L, fd, &handed_kind, 0);
 }
 
 int values_handed_fd(lua_State *L, int idx)
 {
-	int *box = lua_touserdata(L, idx);
-	if (!box || !fd_metatable || !lua_getmetatable(L, idx))
+	int *box = fd_box(L, idx, 0);
+	return box ? *box : -1;
+}
+
+/* A stat directory the host never took is closed with its box. */
+static int stat_dir_gc(lua_State *L)
+{
+	int *box = lua_touserdata(L, 1);
+	if (*box >= 0)
+		close(*box);
+	*box = -1;
+	return 0;
+}
+
+void values_push_stat_dir(lua_State *L, int fd)
+{
+	push_fd_box(L, fd, &stat_dir_kind, 1);
+}
+
+int values_take_stat_dir(lua_State *L, int idx)
+{
+	int *box = fd_box(L, idx, 1);
+	if (!box)
 		return -1;
-	int ours = lua_topointer(L, -1) == fd_metatable;
-	lua_pop(L, 1);
-	return ours ? *box : -1;
+	int fd = *box;
+	*box = -1;
+	return fd;
 }
 
 int values_to_statvfs(lua_State *L, int idx, struct statvfs *sv, const char **why)

@@ -44,6 +44,15 @@ int values_to_statvfs(lua_State *L, int idx, struct statvfs *sv, const char **wh
 void values_push_handed_fd(lua_State *L, int fd);
 int values_handed_fd(lua_State *L, int idx);
 
+/* A stat directory: what sys.readdir(dirfd, path, true) returns in place
+ * of an array of stats. It owns an fd of the listed directory; the host
+ * takes it (values_take_stat_dir gives the fd, or -1 for any other value
+ * or one already taken) and stats only the names it hands the kernel with
+ * attributes, when it hands them over, instead of every name of every
+ * pass. A box never taken closes its fd when collected. */
+void values_push_stat_dir(lua_State *L, int fd);
+int values_take_stat_dir(lua_State *L, int idx);
+
 /* A time value: nil (omit), "now", seconds, or {sec, nsec}. Returns 0 or
  * -1 with *why set. nil gives UTIME_OMIT, "now" UTIME_NOW. */
 int values_to_timespec(lua_State *L, int idx, struct timespec *ts, const char **why);

@@ -160,5 +160,92 @@ return {
     mount.rmtree(script_dir)
   end)
 
+  -- The mirror hands its stats as sys.readdir's stat directory: the host
+  -- stats a name only when a reply carries it with attributes. Counted
+  -- with strace: a plain ls of 3,000 names gets attributes for its first
+  -- buffer only (adaptive READDIRPLUS), so far fewer than 3,000 statx.
+  it("stats only the names a reply hands over, not every name of the pass", function()
+    if not mount.need_root("strace attaches to the host (ptrace)") then return end
+    local big = mount.tmpdir("plus-big")
+    for i = 1, 3000 do assert(io.open(("%s/f%04d"):format(big, i), "w")):close() end
+    local mb = mount.start{ script = "scripts/mirror.lua", options = "root=" .. big }
+    local trace = big .. ".strace"
+    local strace = io.popen(("exec strace -f -qq -e trace=statx -o '%s' -p %d 2>&1"):format(trace, mb.pid), "r")
+    local attached = false
+    for _ = 1, 200 do -- strace is attached once the host's tracer is set
+      local status = io.open("/proc/" .. mb.pid .. "/status"):read("*a")
+      if not status:match("TracerPid:%s+0\n") then attached = true; break end
+      mount.sleep(0.01)
+    end
+    assert.is_true(attached, "strace did not attach")
+    local p = io.popen("ls '" .. mb.dir .. "' | wc -l")
+    local listed = tonumber(p:read("*a"))
+    p:close()
+    os.execute(("kill -INT $(cat /proc/%d/status | awk '/TracerPid/ {print $2}')"):format(mb.pid))
+    strace:close()
+    local calls = 0
+    for line in io.lines(trace) do if line:match("statx%(") then calls = calls + 1 end end
+    os.remove(trace)
+    mb:stop()
+    mount.rmtree(big)
+    assert.equal(3000, listed)
+    assert.is_true(calls > 0 and calls < 1000, calls .. " statx calls for a plain ls of 3,000 names")
+  end)
+
+  -- Names a script adds to the stat directory's listing, which the
+  -- directory does not have, go without attributes: the kernel looks them
+  -- up. Names it drops are never shown.
+  it("takes from the stat directory by name: added names are looked up, dropped ones gone", function()
+    local script, script_dir = mount.write_script(([[
+local moonfs = require("moonfs")
+local sys = require("moonfs.sys")
+local fs = moonfs.mirror(%q)
+local readdir, getattr = fs.readdir, fs.getattr
+function fs.readdir(path, fh, plus)
+  local names, types, inos, stats = readdir(path, fh, plus)
+  local kept = {}
+  for i, name in ipairs(names) do
+    if name ~= "f002" then kept[#kept + 1] = name end
+  end
+  kept[#kept + 1] = "virtual"
+  return kept, nil, nil, stats
+end
+function fs.getattr(path, fh)
+  if path == "/virtual" then return { size = 4242 } end
+  return getattr(path, fh)
+end
+return fs
+]]):format(src), "filtered.lua")
+    local f = mount.start{ script = script }
+    local out = ls_l(f.dir)
+    f:stop()
+    mount.rmtree(script_dir)
+    assert.matches(" 4242 [^\n]* virtual\n", out)
+    assert.matches(" 7 [^\n]* f007\n", out)
+    assert.not_matches("f002", out, 1, true)
+  end)
+
+  it("refuses stats that are neither an array nor a stat directory, and serves on", function()
+    local script, script_dir = mount.write_script([[
+return {
+  getattr = function(path) return { type = path == "/" and "dir" or "file" } end,
+  readdir = function(path, fh, plus) return { "a" }, nil, nil, "stats" end,
+}
+]], "badstats.lua")
+    local b = mount.start{ script = script, allow = { "neither an array nor the stat directory" } }
+    local ok, err, code = sys.stat(b:path("a"))
+    assert.truthy(ok, err)
+    local p = io.popen("ls '" .. b.dir .. "' 2>&1; echo status=$?")
+    local out = p:read("*a")
+    p:close()
+    assert.matches("status=[12]", out)
+    assert.matches("Input/output error", out, 1, true)
+    assert.truthy(sys.stat(b:path("a")))
+    b:stop()
+    mount.rmtree(script_dir)
+    assert.matches("handler 'readdir' .*neither an array nor the stat directory sys.readdir gives",
+      b.log_at_stop)
+  end)
+
   it("unmounts cleanly", function() m:stop() end)
 end)
