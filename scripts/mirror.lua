@@ -1,4 +1,9 @@
 -- A read-write mirror of a directory: moonfs scripts/mirror.lua MNT -o root=DIR
+-- (-o acl=no: no POSIX ACLs, and no attribute refresh after each change
+-- of a directory; README, Performance)
 local opts = ...
 if not opts.root then error("mirror.lua needs -o root=DIR (the directory to mirror)", 0) end
-return require("moonfs").mirror(opts.root)
+local fs = require("moonfs").mirror(opts.root)
+if opts.acl == "no" then fs.posix_acl = false
+elseif opts.acl ~= nil and opts.acl ~= "yes" then error("mirror.lua: acl= is yes or no", 0) end
+return fs

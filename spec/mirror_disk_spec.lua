@@ -406,3 +406,39 @@ for _, mode in ipairs({ "passthrough", "nopassthrough" }) do
     it("unmounts cleanly", function() m:stop() end)
   end)
 end
+
+-- POSIX ACLs make the kernel check permissions itself, and it refreshes a
+-- directory's attributes (a GETATTR) after every change in it before the
+-- next check. -o acl=no spares that where no ACLs are wanted.
+describe("the mirror with -o acl=no", function()
+  local function churn(options)
+    local src = mount.tmpdir("noacl")
+    local m = mount.start{ script = "scripts/mirror.lua", options = "root=" .. src .. options }
+    local before = m:stats()
+    for i = 1, 50 do assert(sys.write_file(m:path("f" .. i), "x")) end
+    for i = 1, 50 do assert(sys.unlink(m:path("f" .. i))) end
+    local getattrs = requests(m:stats(), "getattr") - requests(before, "getattr")
+    local mounts = io.open("/proc/self/mounts"):read("*a")
+    local line = mounts:match("[^\n]*" .. m.dir:gsub("%p", "%%%0") .. "[^\n]*")
+    m:stop()
+    mount.rmtree(src)
+    return getattrs, line
+  end
+
+  it("mounts without default_permissions and asks no attributes of the directory per change", function()
+    local with_acl, acl_line = churn("")
+    local without, line = churn(",acl=no")
+    assert.matches("default_permissions", acl_line, 1, true)
+    assert.not_matches("default_permissions", line, 1, true)
+    assert.is_true(with_acl >= 50, with_acl .. " getattrs with ACLs")
+    assert.is_true(without < 10, without .. " getattrs with acl=no")
+  end)
+
+  it("refuses an acl= that is neither yes nor no, saying so", function()
+    local dir = mount.tmpdir("noacl")
+    local code, out = mount.run_host({ "scripts/mirror.lua", dir, "-f", "-o", "root=" .. dir .. ",acl=maybe" })
+    mount.rmtree(dir)
+    assert.is_true(code ~= 0)
+    assert.matches("mirror.lua: acl= is yes or no", out, 1, true)
+  end)
+end)
