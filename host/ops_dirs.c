@@ -79,46 +79,66 @@ static char *reply_buffer(size_t size)
 
 #define PLUS 1 /* r->flags of a READDIRPLUS */
 
-/* READDIRPLUS: each entry with a stat is remembered as a lookup would
- * (the kernel takes a reference for it), the others go without
- * attributes (node id 0: the kernel looks them up when it needs to). */
+/* Entry i (0 ".", 1 "..", then the listing's) as READDIR gives it: its
+ * name, and its type and inode number in *st. */
+static const char *plain_entry(const struct open_file *of, uint64_t i, struct stat *st)
+{
+	memset(st, 0, sizeof *st);
+	st->st_mode = S_IFDIR;
+	if (i < 2) {
+		st->st_ino = i == 0 ? of->node->number : 1;
+		return i == 0 ? "." : "..";
+	}
+	const struct listing_entry *e = &of->listing.entries[i - 2];
+	const char *name = of->listing.names + e->name_at;
+	st->st_mode = (mode_t)e->type << 12;
+	st->st_ino = e->ino ? (ino_t)nodes_report_ino(of->node->script_dev, e->ino)
+			    : name_ino(name);
+	return name;
+}
+
+/* Entry i for READDIRPLUS: with its attributes where the listing has them
+ * or its stat directory gives them, remembered as a lookup would (the
+ * node is returned: the kernel takes a reference with the reply); the
+ * others go without (node id 0: the kernel looks them up if it needs to). */
+static struct node *plus_entry(const struct open_file *of, uint64_t i, const char **name,
+			       struct fuse_entry_param *e)
+{
+	memset(e, 0, sizeof *e);
+	*name = plain_entry(of, i, &e->attr);
+	if (i < 2)
+		return NULL;
+	const struct listing *l = &of->listing;
+	const struct listing_attr *a = l->attrs ? &l->attrs[i - 2] : NULL;
+	struct listing_attr lazy;
+	if (!(a && a->st.st_mode) && l->stats_from_dir)
+		a = object_stat(l->stat_dirfd, *name, AT_SYMLINK_NOFOLLOW, &lazy.st,
+				&lazy.generation) == 0 ? &lazy : NULL;
+	if (!(a && a->st.st_mode))
+		return NULL;
+	struct node *n = nodes_remember(of->node, *name, l->entries[i - 2].name_len, &a->st,
+					a->generation);
+	if (n)
+		ops_fill_entry(e, n, &a->st);
+	return n;
+}
+
 static void reply_entries_plus(struct request *r, char *buf)
 {
-	struct open_file *of = r->of;
-	const struct listing *l = &of->listing;
-	struct node *dir = of->node;
+	const struct open_file *of = r->of;
+	uint32_t count = of->listing.count;
 	size_t used = 0;
 	/* The nodes this reply hands over, to give back if it is not taken. */
-	struct node **given = calloc(l->count ? l->count : 1, sizeof *given);
-	uint32_t given_count = 0, attrs = 0;
+	struct node **given = calloc(count ? count : 1, sizeof *given);
+	uint32_t given_count = 0;
 	if (!given) {
 		request_reply_err(r, ENOMEM);
 		return;
 	}
-	for (uint64_t i = (uint64_t)r->offset; i < (uint64_t)l->count + 2; i++) {
-		struct fuse_entry_param e = { .attr.st_mode = S_IFDIR };
-		const char *name = i == 0 ? "." : "..";
-		e.attr.st_ino = i == 0 ? dir->number : 1;
-		struct node *n = NULL;
-		if (i >= 2) {
-			const struct listing_entry *le = &l->entries[i - 2];
-			const struct listing_attr *a = l->attrs ? &l->attrs[i - 2] : NULL;
-			name = l->names + le->name_at;
-			struct listing_attr lazy;
-			if (!(a && a->st.st_mode) && l->stats_from_dir)
-				a = object_stat(l->stat_dirfd, name, AT_SYMLINK_NOFOLLOW, &lazy.st,
-						&lazy.generation) == 0 ? &lazy : NULL;
-			if (a && a->st.st_mode) {
-				n = nodes_remember(dir, name, le->name_len, &a->st, a->generation);
-				if (n)
-					ops_fill_entry(&e, n, &a->st);
-			}
-			if (!n) {
-				e.attr.st_mode = (mode_t)le->type << 12;
-				e.attr.st_ino = le->ino ? (ino_t)nodes_report_ino(dir->script_dev, le->ino)
-							: name_ino(name);
-			}
-		}
+	for (uint64_t i = (uint64_t)r->offset; i < (uint64_t)count + 2; i++) {
+		struct fuse_entry_param e;
+		const char *name;
+		struct node *n = plus_entry(of, i, &name, &e);
 		size_t need = fuse_add_direntry_plus(r->req, buf + used, r->size - used, name, &e,
 						     (off_t)(i + 1));
 		if (need > r->size - used) {
@@ -127,15 +147,13 @@ static void reply_entries_plus(struct request *r, char *buf)
 			break;
 		}
 		used += need;
-		if (n) {
+		if (n)
 			given[given_count++] = n;
-			attrs++;
-		}
 	}
 	if (r->trace.active)
 		trace_result(&r->trace, "%zu of %llu bytes from offset %lld of %u names, %u with "
 			     "attributes", used, (unsigned long long)r->size, (long long)r->offset,
-			     l->count, attrs);
+			     count, given_count);
 	if (request_reply_buf(r, buf, used) == -ENOENT) /* interrupted: nothing taken */
 		for (uint32_t k = 0; k < given_count; k++)
 			nodes_forget(given[k], 1);
@@ -155,21 +173,12 @@ static void reply_entries(struct request *r)
 		reply_entries_plus(r, buf);
 		return;
 	}
-	struct open_file *of = r->of;
-	const struct listing *l = &of->listing;
-	struct node *n = of->node;
+	const struct open_file *of = r->of;
+	uint32_t count = of->listing.count;
 	size_t used = 0;
-	for (uint64_t i = (uint64_t)r->offset; i < (uint64_t)l->count + 2; i++) {
-		struct stat st = { .st_mode = S_IFDIR };
-		const char *name = i == 0 ? "." : "..";
-		st.st_ino = i == 0 ? n->number : 1;
-		if (i >= 2) {
-			const struct listing_entry *e = &l->entries[i - 2];
-			name = l->names + e->name_at;
-			st.st_mode = (mode_t)e->type << 12;
-			st.st_ino = e->ino ? (ino_t)nodes_report_ino(n->script_dev, e->ino)
-					   : name_ino(name);
-		}
+	for (uint64_t i = (uint64_t)r->offset; i < (uint64_t)count + 2; i++) {
+		struct stat st;
+		const char *name = plain_entry(of, i, &st);
 		size_t need = fuse_add_direntry(r->req, buf + used, r->size - used, name, &st,
 						(off_t)(i + 1));
 		if (need > r->size - used)
@@ -178,7 +187,7 @@ static void reply_entries(struct request *r)
 	}
 	if (r->trace.active)
 		trace_result(&r->trace, "%zu of %llu bytes from offset %lld of %u names", used,
-			     (unsigned long long)r->size, (long long)r->offset, l->count);
+			     (unsigned long long)r->size, (long long)r->offset, count);
 	request_reply_buf(r, buf, used);
 }
 

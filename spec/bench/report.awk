@@ -71,6 +71,10 @@ function header(title, note, n, i) {
 # the row's name in the first column, * when others were busy during it
 function lab(key) { return lpad(busy[key] ? substr(label[key], 1, 14) "*" : substr(label[key], 1, 15), 15) }
 
+# A row's label for the "/ C" and target lines: "mirror all CPUs" is
+# "all CPUs" there, so that "all CPUs / C" and "target all CPUs" fit.
+function short(key,   s) { s = label[key]; if (s != "mirror") sub(/^mirror,? /, "", s); return s }
+
 function vs_row(   a, n, i) {
 	n = split(vs, a, " ")
 	for (i = 1; i <= n; i++) if ((a[i] in ran) && !(a[i] in err)) return a[i]
@@ -88,7 +92,7 @@ function table(n, kind, trow, tvs,   k, i, line, v, c, r, ok, t, any) {
 	}
 	vr = vs_row()
 	if (kind != "raw" && vr != "" && (cref in ran) && !(cref in err)) {
-		line = lpad(substr(label[vr] " / C", 1, 15), 15); any = 0
+		line = lpad(substr(short(vr) " / C", 1, 15), 15); any = 0
 		for (i = 1; i <= n; i++) {
 			v = median(vr, fig[i]); c = median(cref, fig[i])
 			if (v > 0 && c > 0) { line = line rpad(ratio(v / c), 17); any = 1 } else line = line rpad("", 17)
@@ -98,7 +102,7 @@ function table(n, kind, trow, tvs,   k, i, line, v, c, r, ok, t, any) {
 	if (quick) return # the targets are for full runs
 	tr = trow == "vs" ? vr : trow
 	if (tr == "" || !(tr in ran)) return
-	line = lpad("target " substr(label[tr], 1, 8), 15); any = 0
+	line = lpad(substr("target " short(tr), 1, 15), 15); any = 0
 	for (i = 1; i <= n; i++) {
 		t = target[i]
 		if (t == "") { line = line rpad("", 17); continue }
