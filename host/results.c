@@ -267,8 +267,9 @@ int bridge_result_listing(const struct bridge_call *c, struct listing *out)
 	if (stat_dirfd >= 0) {
 		out->stats_from_dir = 1;
 		out->stat_dirfd = stat_dirfd;
-		stats = 0;
 	}
+	if (stat_dirfd != -1)
+		stats = 0;
 	if (stats && !lua_isnil(L, stats) && lua_type(L, stats) != LUA_TTABLE) {
 		bridge_listing_free(out);
 		return bridge_bad_result(c, "returned stats that are neither an array nor the stat "

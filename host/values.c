@@ -511,7 +511,7 @@ static int stat_dir_gc(lua_State *L)
 	int *box = lua_touserdata(L, 1);
 	if (*box >= 0)
 		close(*box);
-	*box = -1;
+	*box = -2;
 	return 0;
 }
 
@@ -526,8 +526,8 @@ int values_take_stat_dir(lua_State *L, int idx)
 	if (!box)
 		return -1;
 	int fd = *box;
-	*box = -1;
-	return fd;
+	*box = -2;
+	return fd == -1 ? -2 : fd;
 }
 
 int values_to_statvfs(lua_State *L, int idx, struct statvfs *sv, const char **why)

@@ -46,10 +46,11 @@ int values_handed_fd(lua_State *L, int idx);
 
 /* A stat directory: what sys.readdir(dirfd, path, true) returns in place
  * of an array of stats. It owns an fd of the listed directory; the host
- * takes it (values_take_stat_dir gives the fd, or -1 for any other value
- * or one already taken) and stats only the names it hands the kernel with
- * attributes, when it hands them over, instead of every name of every
- * pass. A box never taken closes its fd when collected. */
+ * takes it (values_take_stat_dir gives the fd; -2 for one already taken,
+ * as by a script that returns a listing it kept: its names then go without
+ * attributes; -1 for any other value) and stats only the names it hands
+ * the kernel with attributes, when it hands them over, instead of every
+ * name of every pass. A box never taken closes its fd when collected. */
 void values_push_stat_dir(lua_State *L, int fd);
 int values_take_stat_dir(lua_State *L, int idx);
 

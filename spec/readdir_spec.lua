@@ -225,6 +225,29 @@ return fs
     assert.not_matches("f002", out, 1, true)
   end)
 
+  -- A stat directory's fd goes to the host with the first listing that
+  -- carries it; a script that keeps its listing and returns it again gets
+  -- the same names served (without attributes: the kernel looks them up).
+  it("serves a listing a script keeps and returns again", function()
+    local script, script_dir = mount.write_script(([[
+local moonfs = require("moonfs")
+local fs = moonfs.mirror(%q)
+local readdir, kept = fs.readdir, nil
+function fs.readdir(path, fh, plus)
+  if path ~= "/" then return readdir(path, fh, plus) end
+  if not kept then kept = { readdir(path, fh, true) } end
+  return kept[1], kept[2], kept[3], kept[4]
+end
+return fs
+]]):format(src), "kept.lua")
+    local k = mount.start{ script = script }
+    local first, second = ls_l(k.dir), ls_l(k.dir)
+    k:stop()
+    mount.rmtree(script_dir)
+    assert.equal(ls_l(src), first)
+    assert.equal(first, second)
+  end)
+
   it("refuses stats that are neither an array nor a stat directory, and serves on", function()
     local script, script_dir = mount.write_script([[
 return {
