@@ -365,6 +365,38 @@ describe("scripts/redisfs.lua", function()
     assert.is_truthy(within(1, function() return sys.read_file(b:path("again")) == "again" end))
   end)
 
+  -- Its two connections are kept across reloads (moonfs.keep): a reload
+  -- opens no new one and loses no file.
+  it("survives 100 reloads during writes with its files, its connections and no new fd", function()
+    if not need_redis() then return end
+    local r = start()
+    local function fds()
+      local n = 0
+      for _ in io.popen("ls /proc/" .. r.pid .. "/fd"):lines() do n = n + 1 end
+      return n
+    end
+    assert(sys.write_file(r:path("keep"), "kept"))
+    assert.is_truthy(within(5, function() return listeners(port) == 4 end))
+    local before = fds()
+    for i = 1, 100 do
+      r:signal(signal.SIGHUP)
+      assert(sys.write_file(r:path("f" .. i), "data " .. i))
+    end
+    assert.is_truthy(within(5, function()
+      sys.readdir(r.dir) -- a request: the host reloads between requests
+      local _, n = r:log_text():gsub("reloaded", "")
+      return n == 100
+    end), "not every reload was logged")
+    assert.equal("kept", sys.read_file(r:path("keep")))
+    for i = 1, 100 do assert.equal("data " .. i, sys.read_file(a:path("f" .. i))) end
+    assert.equal(before, fds())
+    assert.equal(4, listeners(port))
+    for i = 1, 100 do assert(sys.unlink(r:path("f" .. i))) end
+    assert(sys.unlink(r:path("keep")))
+    r:stop()
+    assert.is_truthy(within(5, function() return listeners(port) == 3 end))
+  end)
+
   it("each mount unmounts cleanly and the host exits 0", function()
     if not need_redis() then return end
     for _, each in ipairs({ m, a, b }) do
