@@ -37,6 +37,11 @@ struct node {
 	struct node *all_prev, *all_next; /* every live node, for nodes_destroy */
 	uint32_t holds;         /* requests in flight that use the node */
 
+	/* The size and times last given to the kernel: a writable open that
+	 * leaves them as they were need not make the kernel ask again. */
+	off_t told_size;
+	struct timespec told_mtime, told_ctime;
+
 	/* Open files of this node (see files.c). */
 	uint32_t passthrough_opens;
 	uint32_t cached_opens;   /* opens served through the page cache */
@@ -140,6 +145,23 @@ static inline int nodes_unlinked_node(const struct node *n)
  * as each filesystem's own numbers stay below 2^56, as ext4's, xfs's,
  * btrfs's and tmpfs's do). */
 uint64_t nodes_report_ino(uint64_t dev, uint64_t ino);
+
+/* Remembers the attributes an entry or attribute reply gives the kernel. */
+static inline void nodes_told(struct node *n, const struct stat *st)
+{
+	n->told_size = st->st_size;
+	n->told_mtime = st->st_mtim;
+	n->told_ctime = st->st_ctim;
+}
+
+/* Whether st's size and times are the ones last given to the kernel. */
+static inline int nodes_kernel_knows(const struct node *n, const struct stat *st)
+{
+	return st->st_size == n->told_size && st->st_mtim.tv_sec == n->told_mtime.tv_sec &&
+	       st->st_mtim.tv_nsec == n->told_mtime.tv_nsec &&
+	       st->st_ctim.tv_sec == n->told_ctime.tv_sec &&
+	       st->st_ctim.tv_nsec == n->told_ctime.tv_nsec;
+}
 
 /* The st_ino to report for n given its stat: the script's number mapped as
  * above, or the host's own number when the script gave none. */

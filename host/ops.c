@@ -71,6 +71,7 @@ void ops_fill_entry(struct fuse_entry_param *e, struct node *n, const struct sta
 	e->generation = n->generation;
 	e->attr = *st;
 	e->attr.st_ino = nodes_st_ino(n, st);
+	nodes_told(n, st);
 	e->attr_timeout = ops_config.attr_timeout;
 	e->entry_timeout = ops_config.entry_timeout;
 }
@@ -101,6 +102,7 @@ void ops_reply_attr(struct request *r, struct stat *st)
 	if (n == nodes_root())
 		n->script_dev = st->st_dev; /* for the numbers of its entries */
 	st->st_ino = nodes_st_ino(n, st);
+	nodes_told(n, st);
 	if (r->trace.active)
 		trace_result(&r->trace, "%s mode=%o size=%lld", values_type_name(st->st_mode),
 			     st->st_mode & 07777, (long long)st->st_size);

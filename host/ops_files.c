@@ -6,6 +6,7 @@
 #include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "log.h"
@@ -343,11 +344,18 @@ void ops_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 
 /* Writes through a passthrough open, mmap's included, change the backing
  * file's times and size behind the kernel's cached attributes: when such
- * an open ends or is synced, the kernel is told to ask again. */
+ * an open ends or is synced, the kernel is told to ask again, unless the
+ * file's size and times are still those it was last given (an open that
+ * wrote nothing: the next stat or open then costs no GETATTR). Plain
+ * writes make the kernel ask again by themselves. */
 static void attributes_changed(struct open_file *of)
 {
-	if (of && of->passthrough && of->writable)
-		notify_inode(nodes_id(of->node));
+	struct stat st;
+	if (!of || !of->passthrough || !of->writable)
+		return;
+	if (fstat(of->fd, &st) == 0 && nodes_kernel_knows(of->node, &st))
+		return;
+	notify_inode(nodes_id(of->node));
 }
 
 static void released(struct request *r, int rc)
