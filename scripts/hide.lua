@@ -45,8 +45,8 @@ for op, handler in pairs(fs) do
 end
 
 local readdir = fs.readdir
-function fs.readdir(path, fh) -- names, types, inos: filter the three lists in step
-  local names, types, inos = readdir(path, fh)
+function fs.readdir(path, fh, plus) -- filter names, types, inos in step; stats go by name
+  local names, types, inos, stats = readdir(path, fh, plus)
   if not names then return names, types, inos end
   local n, t, i = {}, {}, {}
   for k, name in ipairs(names) do
@@ -55,6 +55,6 @@ function fs.readdir(path, fh) -- names, types, inos: filter the three lists in s
       n[j], t[j], i[j] = name, types and types[k], inos and inos[k]
     end
   end
-  return n, t, i
+  return n, t, i, stats
 end
 return fs

@@ -81,6 +81,19 @@ describe("scripts/hide.lua", function()
     d:stop()
   end)
 
+  -- The mirror's stats are a stat directory, taken by name: the filtered
+  -- listing keeps them, and ls -l needs no lookup per name.
+  it("gives ls -l the attributes with the names, hidden ones left out", function()
+    local before = m:stats()
+    local p = io.popen("ls -ln '" .. m.dir .. "'")
+    local out = p:read("*a")
+    p:close()
+    assert.matches(" keep.txt\n", out)
+    assert.not_matches("%.bak\n", out)
+    local lookups = (m:stats().requests.lookup or 0) - (before.requests.lookup or 0)
+    assert.equal(0, lookups)
+  end)
+
   it("unmounts cleanly and the host exits 0", function()
     m:stop()
     assert.is_false(mount.is_mounted(m.dir))
