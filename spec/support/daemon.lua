@@ -208,7 +208,7 @@ function M.stop(d, quiet)
     mount.sleep(0.1)
   end
   if mount.is_mounted(d.dir) then M.sh("fusermount3 -uz " .. quote(d.dir)) end
-  local gone = not d.pid or M.wait_gone(d.pid, 10)
+  local gone = not d.pid or M.wait_gone(d.pid, 30) -- generous, as in mount.lua
   if not gone then
     signal.kill(d.pid, signal.SIGKILL)
     M.wait_gone(d.pid, 5)
