@@ -14,7 +14,6 @@ local sys = require("support.sys")
 local bit = require("bit")
 local ffi = require("ffi")
 local unistd = require("posix.unistd")
-local wait = require("posix.sys.wait")
 local signal = require("posix.signal")
 local ptime = require("posix.time")
 local O = sys.O
@@ -190,93 +189,9 @@ end
 -- children with deadlines (for whatever may wait)
 
 local results -- a directory for the children's results
-local children = {} -- pid -> true until reaped
-
-local function encode(...)
-  local parts = {}
-  for i = 1, select("#", ...) do
-    local s = tostring((select(i, ...)))
-    parts[#parts + 1] = #s .. "\n" .. s
-  end
-  return table.concat(parts)
-end
-
-local function decode(s)
-  local values, at = {}, 1
-  while at <= #s do
-    local len, rest = s:match("^(%d+)\n()", at)
-    assert(len, "a child's result is garbled: " .. s)
-    values[#values + 1] = s:sub(rest, rest + tonumber(len) - 1)
-    at = rest + tonumber(len)
-  end
-  return values
-end
-
---- Forks a child that runs fn() and records what it returns (as strings).
--- sigint = "default": SIGINT kills it.
-local function spawn(fn, sigint)
-  local pid = assert(unistd.fork())
-  if pid == 0 then
-    if sigint == "default" then signal.signal(signal.SIGINT, signal.SIG_DFL) end
-    local out = { pcall(fn) }
-    local f = io.open(results .. "/" .. unistd.getpid(), "w")
-    if f then
-      f:write(out[1] and "ok\n" or "error\n", encode(unpack(out, 2, table.maxn(out))))
-      f:close()
-    end
-    unistd._exit(out[1] and 0 or 1)
-  end
-  children[pid] = true
-  return pid
-end
-
-local function kill_everything(m)
-  if m and m.pid then signal.kill(m.pid, signal.SIGKILL) end
-  local deadline = now() + 5
-  while next(children) and now() < deadline do
-    for pid in pairs(children) do
-      if wait.wait(pid, wait.WNOHANG) == pid then children[pid] = nil end
-    end
-    mount.sleep(0.01)
-  end
-  for pid in pairs(children) do
-    signal.kill(pid, signal.SIGKILL)
-    wait.wait(pid)
-    children[pid] = nil
-  end
-end
-
---- Waits for child `pid` at most `seconds`: {how, status, ok, values}.
--- Past the deadline kills the host and the children, and fails.
-local function reap(pid, seconds, m)
-  local deadline = now() + seconds
-  while true do
-    local p, how, status = wait.wait(pid, wait.WNOHANG)
-    if p == pid then
-      children[pid] = nil
-      local r = { how = how, status = status }
-      local text = read_text(results .. "/" .. pid)
-      if text then
-        r.ok = text:sub(1, 3) == "ok\n"
-        r.values = decode(text:match("^%a+\n(.*)$"))
-      end
-      return r
-    end
-    if now() > deadline then
-      kill_everything(m)
-      error(("a child was still running after %.1f s; the host was killed. Its log:\n%s")
-        :format(seconds, m and m:log_text() or ""), 2)
-    end
-    mount.sleep(0.005)
-  end
-end
-
-local function in_child(m, seconds, fn)
-  local r = reap(spawn(fn), seconds, m)
-  assert(r.ok, "the child failed: " .. tostring(r.values and r.values[1]) .. " (" .. tostring(r.how)
-    .. " " .. tostring(r.status) .. ")")
-  return unpack(r.values)
-end
+local children = require("support.children")
+local spawn, in_child, kill_everything = children.spawn, children.in_child, children.kill_everything
+local function reap(pid, seconds, m) return children.reap({ pid }, seconds, m)[pid] end
 
 --- Waits until `file` has a line matching `pat` (plain), at most `seconds`.
 local function wait_line(file, pat, seconds, m)
@@ -823,6 +738,7 @@ describe("locks kept by a script", function()
   local function keep_open(fd) open_fds[#open_fds + 1] = fd; return fd end
   before_each(function()
     results = mount.tmpdir("results")
+    children.dir = results
     rec = results .. "/locks"
     m = mount.start{ script = fixtures .. "ops_locks.lua", options = "timeout=0,record=" .. rec }
     p = function(x) return m:path(x) end
@@ -990,7 +906,7 @@ describe("locks kept by a script", function()
       local cfd = assert(sys.open(p("a"), O.RDWR))
       posix_lock(cfd, F_SETLKW, F_RDLCK, 0, 1)
       return "not interrupted"
-    end, "default")
+    end, { sigint = "default" })
     wait_line(rec, "setlk /a read 0-0 wait -> waiting", 10, m)
     mount.sleep(0.2)
     local t0 = now()
@@ -1022,6 +938,7 @@ describe("locks without lock handlers (the mirror)", function()
   local m, src, p
   before_each(function()
     results = mount.tmpdir("results")
+    children.dir = results
     src = mount.tmpdir("src")
     m = mount.start{ script = "scripts/mirror.lua", options = "root=" .. src }
     p = function(x) return m:path(x) end

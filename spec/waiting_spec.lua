@@ -9,7 +9,6 @@
 -- never hangs.
 local mount = require("support.mount")
 local sys = require("support.sys")
-local unistd = require("posix.unistd")
 local wait = require("posix.sys.wait")
 local signal = require("posix.signal")
 local ptime = require("posix.time")
@@ -57,115 +56,9 @@ local function pattern(size)
 end
 
 local results -- a directory for the children's results, one per spec
-local children = {} -- pid -> true until reaped
-
--- Values <-> a string: each as "<length>\n<bytes>".
-local function encode(...)
-  local parts = {}
-  for i = 1, select("#", ...) do
-    local s = tostring((select(i, ...)))
-    parts[#parts + 1] = #s .. "\n" .. s
-  end
-  return table.concat(parts)
-end
-
-local function decode(s)
-  local values, at = {}, 1
-  while at <= #s do
-    local len, rest = s:match("^(%d+)\n()", at)
-    assert(len, "a child's result is garbled: " .. s)
-    len = tonumber(len)
-    values[#values + 1] = s:sub(rest, rest + len - 1)
-    at = rest + len
-  end
-  return values
-end
-
---- Forks a child that runs fn() and records what it returns (as strings)
--- or the error it raised. opts.sigint: "default" (the signal kills the
--- child) or "catch" (a handler: system calls fail with EINTR). Without it
--- the child keeps busted's own SIGINT handler (the interpreter's).
-local function spawn(fn, opts)
-  local pid = assert(unistd.fork())
-  if pid == 0 then
-    if opts and opts.sigint == "default" then
-      signal.signal(signal.SIGINT, signal.SIG_DFL)
-    elseif opts and opts.sigint == "catch" then
-      signal.signal(signal.SIGINT, function() end)
-    end
-    local out = { pcall(fn) }
-    local f = io.open(results .. "/" .. unistd.getpid(), "w")
-    if f then
-      f:write(out[1] and "ok\n" or "error\n", encode(unpack(out, 2, table.maxn(out))))
-      f:close()
-    end
-    unistd._exit(out[1] and 0 or 1)
-  end
-  children[pid] = true
-  return pid
-end
-
---- Kills the host of `m` by pid (its callers are woken with ENOTCONN),
--- then every child still running.
-local function kill_everything(m)
-  if m and m.pid then signal.kill(m.pid, signal.SIGKILL) end
-  local deadline = now() + 5
-  while next(children) and now() < deadline do
-    for pid in pairs(children) do
-      local p = wait.wait(pid, wait.WNOHANG)
-      if p == pid then children[pid] = nil end
-    end
-    mount.sleep(0.01)
-  end
-  for pid in pairs(children) do
-    signal.kill(pid, signal.SIGKILL)
-    wait.wait(pid)
-    children[pid] = nil
-  end
-end
-
---- Waits for the children `pids` for at most `seconds`. Returns
--- {[pid] = {how =, status =, at = when it was reaped, ok =, values = {...}}}.
--- Past the deadline: kills the host and the children, and fails.
-local function reap(pids, seconds, m)
-  local deadline = now() + seconds
-  local done, left = {}, #pids
-  while true do
-    for _, pid in ipairs(pids) do
-      if not done[pid] then
-        local p, how, status = wait.wait(pid, wait.WNOHANG)
-        if p == pid then
-          children[pid] = nil
-          local r = { how = how, status = status, at = now() }
-          local text = read_text(results .. "/" .. pid)
-          if text then
-            r.ok = text:sub(1, 3) == "ok\n"
-            r.values = decode(text:match("^%a+\n(.*)$"))
-          end
-          done[pid] = r
-          left = left - 1
-        end
-      end
-    end
-    if left == 0 then return done end
-    if now() > deadline then
-      kill_everything(m)
-      error(("%d of %d children were still waiting after %.1f s; the host was killed. Its log:\n%s")
-        :format(left, #pids, seconds, m and m:log_text() or ""), 2)
-    end
-    mount.sleep(0.002)
-  end
-end
-
---- Runs fn in a child and returns its values (strings), failing if the
--- child raised or did not end within `seconds`.
-local function in_child(m, seconds, fn, opts)
-  local pid = spawn(fn, opts)
-  local r = reap({ pid }, seconds, m)[pid]
-  assert(r.ok, "the child failed: " .. tostring(r.values and r.values[1]) .. " (" .. r.how .. " "
-    .. tostring(r.status) .. ")")
-  return unpack(r.values)
-end
+local children = require("support.children")
+local spawn, reap, in_child = children.spawn, children.reap, children.in_child
+local kill_everything = children.kill_everything
 
 --- Reads a whole file in a child: returns data, or nil and the errno name;
 -- then the seconds the read took.
@@ -202,6 +95,7 @@ end
 
 local function setup_each()
   results = mount.tmpdir("results")
+  children.dir = results
 end
 
 local function teardown_each()
