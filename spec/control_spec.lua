@@ -3,6 +3,7 @@
 -- removal, a stale one replaced, other users kept out); and the luacheck
 -- part of moonfs --check.
 local mount = require("support.mount")
+local shell = require("support.shell")
 local daemon = require("support.daemon")
 local json = require("support.json")
 local users = require("support.users")
@@ -17,28 +18,14 @@ local socket = require("posix.sys.socket")
 
 -- mount.need_root's pending() is not reachable from a support module, so
 -- specs skip with busted's own.
-local function need_root(what)
-  if mount.root then return true end
-  pending("needs root: " .. what)
-  return false
-end
+local need_root = mount.need_root
 
 local quote, sh = daemon.quote, daemon.sh
 local moonfs = quote(mount.binary)
 
-local function read(path)
-  local f = io.open(path)
-  if not f then return nil end
-  local s = f:read("*a")
-  f:close()
-  return s
-end
+local read = shell.read_text
 
-local function write(path, text)
-  local f = assert(io.open(path, "w"))
-  f:write(text)
-  f:close()
-end
+local write = shell.write_text
 
 -- Two read-only files whose reads always reach the host (direct_io), so
 -- counts of reads are exact.

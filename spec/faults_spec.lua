@@ -2,15 +2,13 @@
 -- out of file descriptors. The caller sees the errno the backing
 -- filesystem gave, and the host recovers.
 local mount = require("support.mount")
+local shell = require("support.shell")
 local sys = require("support.sys")
 local signal = require("posix.signal")
 local bit = require("bit")
 local O = sys.O
 
-local function run(cmd)
-  local ok = os.execute(cmd .. " >/dev/null 2>&1")
-  return ok == true or ok == 0
-end
+local run = shell.ok
 
 local function fails(expected, ...)
   local ok, err = ...

@@ -10,6 +10,7 @@
 -- the temporary PREFIX is bind-mounted on /usr/local: exactly what
 -- `make install` (PREFIX=/usr/local) gives, without touching the system.
 local mount = require("support.mount")
+local shell = require("support.shell")
 local daemon = require("support.daemon")
 local unistd = require("posix.unistd")
 local signal = require("posix.signal")
@@ -18,32 +19,18 @@ local pstat = require("posix.sys.stat")
 
 -- mount.need_root's pending() is not reachable from a support module, so
 -- specs skip with busted's own.
-local function need_root(what)
-  if mount.root then return true end
-  pending("needs root: " .. what)
-  return false
-end
+local need_root = mount.need_root
 
 local quote, sh = daemon.quote, daemon.sh
 
-local function read(path)
-  local f = io.open(path)
-  if not f then return nil end
-  local s = f:read("*a")
-  f:close()
-  return s
-end
+local read = shell.read_text
 
 local function ok(cmd)
   local r = os.execute(cmd)
   return r == true or r == 0
 end
 
-local function write(path, text)
-  local f = assert(io.open(path, "w"))
-  f:write(text)
-  f:close()
-end
+local write = shell.write_text
 
 describe("make install", function()
   local tmp, prefix

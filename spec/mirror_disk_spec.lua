@@ -33,15 +33,8 @@ local function linkat(dirfd, old, new, flags)
   return true
 end
 
-local function q(s) return "'" .. s:gsub("'", "'\\''") .. "'" end
-
---- Runs a shell command (with a deadline); returns its exit code and output.
-local function sh(cmd, seconds)
-  local p = io.popen("timeout " .. (seconds or 60) .. " sh -c " .. q(cmd) .. " 2>&1; echo \"exit=$?\"")
-  local out = p:read("*a")
-  p:close()
-  return tonumber(out:match("exit=(%d+)%s*$")), (out:gsub("exit=%d+%s*$", ""))
-end
+local shell = require("support.shell")
+local q, sh = shell.quote, shell.sh
 
 local function have(tool) return (sh("command -v " .. tool)) == 0 end
 

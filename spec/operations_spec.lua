@@ -10,6 +10,7 @@
 -- spec waits for with a deadline; past it the host is killed by pid, the
 -- children too, and the spec fails. The suite never hangs.
 local mount = require("support.mount")
+local shell = require("support.shell")
 local sys = require("support.sys")
 local bit = require("bit")
 local ffi = require("ffi")
@@ -54,23 +55,9 @@ local function now()
   return ts.tv_sec + ts.tv_nsec / 1e9
 end
 
-local function read_text(path)
-  local f = io.open(path)
-  if not f then return nil end
-  local s = f:read("*a")
-  f:close()
-  return s
-end
+local read_text = shell.read_text
 
-local function q(s) return "'" .. s:gsub("'", "'\\''") .. "'" end
-
---- Runs a shell command (with a deadline); returns its exit code and output.
-local function sh(cmd, seconds)
-  local p = io.popen("timeout " .. (seconds or 60) .. " sh -c " .. q(cmd) .. " 2>&1; echo \"exit=$?\"")
-  local out = p:read("*a")
-  p:close()
-  return tonumber(out:match("exit=(%d+)%s*$")), (out:gsub("exit=%d+%s*$", ""))
-end
+local q, sh = shell.quote, shell.sh
 
 local function have(tool)
   return (sh("command -v " .. tool)) == 0

@@ -256,7 +256,7 @@ return {
 }
 ]], "badstats.lua")
     local b = mount.start{ script = script, allow = { "neither an array nor the stat directory" } }
-    local ok, err, code = sys.stat(b:path("a"))
+    local ok, err = sys.stat(b:path("a"))
     assert.truthy(ok, err)
     local p = io.popen("ls '" .. b.dir .. "' 2>&1; echo status=$?")
     local out = p:read("*a")

@@ -7,6 +7,7 @@
 -- (support.users, support.creds) for the attack, and checks the backing
 -- tree directly afterwards. They need root; without it they are pending.
 local mount = require("support.mount")
+local shell = require("support.shell")
 local sys = require("support.sys")
 local creds = require("support.creds")
 local users = require("support.users")
@@ -16,10 +17,7 @@ local O = sys.O
 local O_PATH = 0x200000
 local S_IFIFO = 0x1000
 
-local function sh(cmd)
-  local ok = os.execute(cmd .. " >/dev/null 2>&1")
-  return ok == true or ok == 0
-end
+local sh = shell.ok
 
 local function need_root()
   if not creds.available() then

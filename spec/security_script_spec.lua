@@ -8,8 +8,8 @@
 -- deadline; past it the spec kills the host (which aborts the FUSE
 -- connection) and fails, so a broken host never leaves a stuck caller.
 local mount = require("support.mount")
+local shell = require("support.shell")
 local sys = require("support.sys")
-local bit = require("bit")
 local unistd = require("posix.unistd")
 local wait = require("posix.sys.wait")
 local signal = require("posix.signal")
@@ -20,10 +20,7 @@ local O = sys.O
 
 local fixtures = mount.repo .. "/spec/fixtures/"
 
-local function sh(cmd)
-  local ok = os.execute(cmd .. " >/dev/null 2>&1")
-  return ok == true or ok == 0
-end
+local sh = shell.ok
 
 local function note(what, ...)
   if os.getenv("MOONFS_SPEC_VERBOSE") then

@@ -7,14 +7,8 @@ local mount = require("support.mount")
 local uring = require("support.uring")
 local sys = require("support.sys")
 
-local function q(s) return "'" .. s:gsub("'", "'\\''") .. "'" end
-
-local function sh(cmd, seconds)
-  local p = io.popen("timeout " .. (seconds or 60) .. " sh -c " .. q(cmd) .. " 2>&1; echo \"exit=$?\"")
-  local out = p:read("*a")
-  p:close()
-  return tonumber(out:match("exit=(%d+)%s*$")), (out:gsub("exit=%d+%s*$", ""))
-end
+local shell = require("support.shell")
+local q, sh = shell.quote, shell.sh
 
 describe("FUSE over io_uring", function()
   local why_not = uring.unavailable()

@@ -8,6 +8,7 @@
 -- every caller), the children are killed, and the spec fails. The suite
 -- never hangs.
 local mount = require("support.mount")
+local shell = require("support.shell")
 local sys = require("support.sys")
 local wait = require("posix.sys.wait")
 local signal = require("posix.signal")
@@ -24,19 +25,9 @@ local function now()
   return ts.tv_sec + ts.tv_nsec / 1e9
 end
 
-local function read_text(path)
-  local f = io.open(path)
-  if not f then return nil end
-  local s = f:read("*a")
-  f:close()
-  return s
-end
+local read_text = shell.read_text
 
-local function write_text(path, text)
-  local f = assert(io.open(path, "w"))
-  f:write(text)
-  f:close()
-end
+local write_text = shell.write_text
 
 --- The line of a fixture that holds `marker` (a comment), for file:line checks.
 local function line_of(fixture, marker)

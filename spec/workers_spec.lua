@@ -5,15 +5,8 @@
 -- worker's handlers; a script that says nothing about workers keeps one.
 local mount = require("support.mount")
 
-local function q(s) return "'" .. s:gsub("'", "'\\''") .. "'" end
-
---- Runs a shell command with a deadline; its exit code and output.
-local function sh(cmd, seconds)
-  local p = io.popen("timeout " .. (seconds or 60) .. " sh -c " .. q(cmd) .. " 2>&1; echo \"exit=$?\"")
-  local out = p:read("*a")
-  p:close()
-  return tonumber(out:match("exit=(%d+)%s*$")), (out:gsub("exit=%d+%s*$", ""))
-end
+local shell = require("support.shell")
+local q, sh = shell.quote, shell.sh
 
 describe("workers", function()
   local dirs = {}

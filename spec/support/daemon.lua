@@ -13,30 +13,19 @@
 -- that user ({name, uid, gid} from support.users), with a clean environment;
 -- env = {XDG_RUNTIME_DIR = ...} adds to it.
 local mount = require("support.mount")
+local shell = require("support.shell")
 local signal = require("posix.signal")
 
 local M = {}
 local live = {}
 local started = 0
 
-local function ok(cmd)
-  local r = os.execute(cmd .. " >/dev/null 2>&1")
-  return r == true or r == 0
-end
-
-local function quote(s)
-  return "'" .. tostring(s):gsub("'", "'\\''") .. "'"
-end
+local ok, quote = shell.ok, shell.quote
 M.quote = quote
 
 --- Runs a shell command; returns its exit code and its output (stdout and
 -- stderr together).
-function M.sh(cmd)
-  local p = io.popen("(" .. cmd .. ") 2>&1; echo \"exit=$?\"")
-  local out = p:read("*a")
-  p:close()
-  return tonumber(out:match("exit=(%d+)%s*$")), (out:gsub("exit=%d+%s*$", ""))
-end
+function M.sh(cmd) return shell.sh(cmd, 600) end
 
 --- The prefix that runs a command as `who` (nil: as we are), with a clean
 -- environment plus `env`.
@@ -63,13 +52,7 @@ function M.readlink(path)
   return ffi.string(buf, n)
 end
 
-local function read_all(path)
-  local f = io.open(path)
-  if not f then return "" end
-  local s = f:read("*a")
-  f:close()
-  return s
-end
+local function read_all(path) return shell.read_text(path) or "" end
 
 --- The arguments of process `pid` (nil when it is gone).
 function M.cmdline(pid)
@@ -178,23 +161,7 @@ function M.log_text(d)
   return read_all(d.log)
 end
 
--- Log lines that look like errors and match none of the allowed patterns.
-local function error_lines(log, allow)
-  local bad = {}
-  for line in log:gmatch("[^\n]+") do
-    local lower = line:lower()
-    if not line:match("^%s") and line ~= "stack traceback:" and (lower:find("error")
-      or lower:find("traceback") or lower:find("panic") or lower:find("sanitizer")
-      or lower:find("leak")) then
-      local allowed = false
-      for _, pattern in ipairs(allow) do
-        if line:find(pattern) then allowed = true end
-      end
-      if not allowed then bad[#bad + 1] = line end
-    end
-  end
-  return bad
-end
+local error_lines = mount.error_lines
 
 --- Unmounts with fusermount3 -u (as the user who mounted), waits for the
 -- host to go and checks its log. `quiet`: no checks (cleanup).

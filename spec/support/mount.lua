@@ -62,10 +62,8 @@ local function sleep(seconds)
 end
 M.sleep = sleep
 
-local function run(cmd)
-  local ok = os.execute(cmd .. " >/dev/null 2>&1")
-  return ok == true or ok == 0
-end
+local shell = require("support.shell")
+local run = shell.ok
 
 -- Temporary directories made and not yet removed: what M.sweep removes
 -- when the run ends, whatever a failing spec left behind.
@@ -101,13 +99,7 @@ local function is_mounted(dir)
 end
 M.is_mounted = is_mounted
 
-local function read_all(path)
-  local f = io.open(path)
-  if not f then return "" end
-  local s = f:read("*a")
-  f:close()
-  return s
-end
+local function read_all(path) return shell.read_text(path) or "" end
 
 local Mount = {}
 Mount.__index = Mount
@@ -234,7 +226,7 @@ function Mount:stats()
   error("no counters in the host's log")
 end
 
--- Log lines that look like errors and match none of the allowed patterns.
+--- Log lines that look like errors and match none of the allowed patterns.
 -- The frames of a traceback (indented) belong to the message above them.
 local function error_lines(log, allow)
   local bad = {}
@@ -253,6 +245,7 @@ local function error_lines(log, allow)
   end
   return bad
 end
+M.error_lines = error_lines
 
 --- Unmounts, waits for the host and checks it exited 0 with a clean log.
 -- `quiet` skips the checks (cleanup after another failure).
@@ -319,13 +312,9 @@ end
 --- Runs the host to completion (for scripts that must fail before mounting,
 -- or a daemonizing mount) and returns exit code, combined output.
 function M.run_host(args, binary)
-  local cmd = { "'" .. (binary or M.binary) .. "'" }
-  for _, a in ipairs(args) do cmd[#cmd + 1] = "'" .. a .. "'" end
-  local p = io.popen(table.concat(cmd, " ") .. " 2>&1; echo \"exit=$?\"")
-  local out = p:read("*a")
-  p:close()
-  local code = tonumber(out:match("exit=(%d+)%s*$"))
-  return code, (out:gsub("exit=%d+%s*$", ""))
+  local cmd = { shell.quote(binary or M.binary) }
+  for _, a in ipairs(args) do cmd[#cmd + 1] = shell.quote(a) end
+  return shell.sh(table.concat(cmd, " "), 600)
 end
 
 --- The number of lines of a file of the repository (for size limits).
