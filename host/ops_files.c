@@ -120,10 +120,10 @@ void ops_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	request_call(r, OP_open, opened, "si", r->path.s, fi->flags);
 }
 
-static void created_with_stat(struct request *r, int err, struct stat *st)
+/* The reply to a create or tmpfile: the new node's entry with the open, or
+ * the error (ENOMEM when no node could be made). */
+static void reply_made(struct request *r, struct node *n, int err, const struct stat *st)
 {
-	struct node *n = err ? NULL : nodes_remember(r->node, r->name, r->name_len, st,
-						    r->generation);
 	if (!n) {
 		files_free(r->of);
 		request_reply_err(r, err ? err : ENOMEM);
@@ -133,6 +133,13 @@ static void created_with_stat(struct request *r, int err, struct stat *st)
 	struct fuse_entry_param e;
 	ops_fill_entry(&e, n, st);
 	reply_open(r, &e);
+}
+
+static void created_with_stat(struct request *r, int err, struct stat *st)
+{
+	struct node *n = err ? NULL : nodes_remember(r->node, r->name, r->name_len, st,
+						    r->generation);
+	reply_made(r, n, err, st);
 }
 
 static void created(struct request *r, int rc)
@@ -161,15 +168,7 @@ static void tmpfile_made(struct request *r, int rc)
 	char where[300];
 	snprintf(where, sizeof where, "%.280s/(tmpfile)", strcmp(r->path.s, "/") ? r->path.s : "");
 	struct node *n = err ? NULL : nodes_unnamed(&res.st, res.generation, where);
-	if (!n) {
-		files_free(r->of);
-		request_reply_err(r, err ? err : ENOMEM);
-		return;
-	}
-	r->of->node = n;
-	struct fuse_entry_param e;
-	ops_fill_entry(&e, n, &res.st);
-	reply_open(r, &e);
+	reply_made(r, n, err, &res.st);
 }
 
 /* tmpfile(dir, mode, flags): an open file with no name, which linkat may

@@ -153,22 +153,9 @@ local function read_sequentially(path, piece)
   return table.concat(parts)
 end
 
-local function shell(cmd)
-  local p = io.popen(cmd .. " 2>&1; echo \"exit=$?\"")
-  local out = p:read("*a")
-  p:close()
-  return tonumber(out:match("exit=(%d+)%s*$")), (out:gsub("exit=%d+%s*$", ""))
-end
+local shell = require("support.shell").sh
 
--- The line of `file` (in spec/fixtures) holding `marker`.
-local function line_of(file, marker)
-  local n = 0
-  for line in io.lines(fixtures .. file) do
-    n = n + 1
-    if line:find(marker, 1, true) then return n end
-  end
-  error(marker .. " not found in " .. file)
-end
+local line_of = mount.line_of
 
 ---------------------------------------------------------------------------
 -- 1. explicit fd handover

@@ -63,15 +63,7 @@ local function have(tool)
   return (sh("command -v " .. tool)) == 0
 end
 
---- The line of a fixture that holds `marker`.
-local function line_of(fixture, marker)
-  local n = 0
-  for line in io.lines(fixtures .. fixture) do
-    n = n + 1
-    if line:find(marker, 1, true) then return n end
-  end
-  error("no line with " .. marker .. " in " .. fixture)
-end
+local line_of = mount.line_of
 
 -- Deterministic bytes that differ at every offset of a block.
 local function pattern(size, seed)

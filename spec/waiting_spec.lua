@@ -29,15 +29,7 @@ local read_text = shell.read_text
 
 local write_text = shell.write_text
 
---- The line of a fixture that holds `marker` (a comment), for file:line checks.
-local function line_of(fixture, marker)
-  local n = 0
-  for line in io.lines(fixtures .. fixture) do
-    n = n + 1
-    if line:find(marker, 1, true) then return n end
-  end
-  error("no line with " .. marker .. " in " .. fixture)
-end
+local line_of = mount.line_of
 
 -- The same bytes as spec/fixtures/waiting_slow.lua serves as /pattern.
 local function pattern(size)

@@ -19,6 +19,18 @@ local live = {}
 
 local repo = os.getenv("PWD")
 M.repo = repo
+M.fixtures = repo .. "/spec/fixtures/"
+
+--- The line of a fixture (in spec/fixtures) that holds `marker`, for
+-- file:line checks of messages.
+function M.line_of(fixture, marker)
+  local n = 0
+  for line in io.lines(M.fixtures .. fixture) do
+    n = n + 1
+    if line:find(marker, 1, true) then return n end
+  end
+  error("no line with " .. marker .. " in " .. fixture, 2)
+end
 M.binary = os.getenv("MOONFS_BINARY") or (repo .. "/moonfs")
 M.valgrind = os.getenv("MOONFS_VALGRIND") == "1"
 
