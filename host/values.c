@@ -441,10 +441,11 @@ int values_to_stat(lua_State *L, int idx, struct stat *st, uint32_t *generation,
 struct fd_box_kind {
 	const char *name;
 	lua_CFunction gc; /* NULL: the box does not own its fd */
+	int slot;         /* in identity[] and metatable_ref[] */
 };
-static const struct fd_box_kind handed_kind = { "moonfs.fd", NULL };
+static const struct fd_box_kind handed_kind = { "moonfs.fd", NULL, 0 };
 static int stat_dir_gc(lua_State *L);
-static const struct fd_box_kind stat_dir_kind = { "moonfs.stat_dir", stat_dir_gc };
+static const struct fd_box_kind stat_dir_kind = { "moonfs.stat_dir", stat_dir_gc, 1 };
 static __thread const void *identity[2];
 static __thread int metatable_ref[2];
 
@@ -457,8 +458,9 @@ static int fd_box_tostring(lua_State *L)
 }
 
 /* The first use in a Lua state makes the metatable. */
-static void push_fd_box(lua_State *L, int fd, const struct fd_box_kind *kind, int k)
+static void push_fd_box(lua_State *L, int fd, const struct fd_box_kind *kind)
 {
+	int k = kind->slot;
 	int *box = lua_newuserdata(L, sizeof *box);
 	*box = fd;
 	if (!identity[k]) {
@@ -478,8 +480,9 @@ static void push_fd_box(lua_State *L, int fd, const struct fd_box_kind *kind, in
 	lua_setmetatable(L, -2);
 }
 
-static int *fd_box(lua_State *L, int idx, int k)
+static int *fd_box(lua_State *L, int idx, const struct fd_box_kind *kind)
 {
+	int k = kind->slot;
 	int *box = lua_touserdata(L, idx);
 	if (!box || !identity[k] || !lua_getmetatable(L, idx))
 		return NULL;
@@ -496,12 +499,12 @@ void values_forget(void)
 
 void values_push_handed_fd(lua_State *L, int fd)
 {
-	push_fd_box(L, fd, &handed_kind, 0);
+	push_fd_box(L, fd, &handed_kind);
 }
 
 int values_handed_fd(lua_State *L, int idx)
 {
-	int *box = fd_box(L, idx, 0);
+	int *box = fd_box(L, idx, &handed_kind);
 	return box ? *box : -1;
 }
 
@@ -517,12 +520,12 @@ static int stat_dir_gc(lua_State *L)
 
 void values_push_stat_dir(lua_State *L, int fd)
 {
-	push_fd_box(L, fd, &stat_dir_kind, 1);
+	push_fd_box(L, fd, &stat_dir_kind);
 }
 
 int values_take_stat_dir(lua_State *L, int idx)
 {
-	int *box = fd_box(L, idx, 1);
+	int *box = fd_box(L, idx, &stat_dir_kind);
 	if (!box)
 		return -1;
 	int fd = *box;
