@@ -259,6 +259,8 @@ static int mount_and_serve(struct command_line *cl, char *argv0)
 		fprintf(stderr, "moonfs: cannot take over the FUSE device I/O\n");
 		goto out_unmount;
 	}
+	if (!cl->foreground)
+		watchdog_stop(); /* no other thread at the fork (watchdog.h) */
 	if (fuse_daemonize(cl->foreground) != 0)
 		goto out_unmount;
 	if (!cl->foreground) {

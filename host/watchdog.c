@@ -42,6 +42,8 @@ static __thread char reason[160];
 static _Atomic int stop_requested;
 static _Atomic unsigned timeout_ticks = 10 * TICKS_PER_SECOND;
 static pid_t thread_pid;
+static pthread_t watcher;
+static _Atomic int watcher_ends;
 
 enum { WHY_TIMEOUT = 1, WHY_STOPPING };
 
@@ -122,6 +124,8 @@ static void *watch(void *unused)
 	const struct timespec tick = { 0, TICK_NS };
 	for (;;) {
 		nanosleep(&tick, NULL);
+		if (atomic_load(&watcher_ends))
+			return NULL;
 		int count = atomic_load(&slot_count);
 		for (int i = 0; i < count && i < SLOTS; i++)
 			if (atomic_load_explicit(&slots[i].ready, memory_order_acquire))
@@ -136,19 +140,27 @@ void watchdog_start(void)
 		return;
 	if (mine) /* after a fork: this thread is the one that runs Lua now */
 		mine->thread = pthread_self();
-	pthread_t t;
 	pthread_attr_t attr;
 	pthread_attr_init(&attr);
-	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
 	pthread_attr_setstacksize(&attr, 64 * 1024);
 	/* the Lua thread's stop signal is for it alone */
 	sigset_t all, old;
 	sigfillset(&all);
 	pthread_sigmask(SIG_BLOCK, &all, &old);
-	if (pthread_create(&t, &attr, watch, NULL) == 0)
+	if (pthread_create(&watcher, &attr, watch, NULL) == 0)
 		thread_pid = getpid();
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	pthread_attr_destroy(&attr);
+}
+
+void watchdog_stop(void)
+{
+	if (thread_pid != getpid())
+		return;
+	atomic_store(&watcher_ends, 1);
+	pthread_join(watcher, NULL);
+	atomic_store(&watcher_ends, 0);
+	thread_pid = 0;
 }
 
 /* A run nested in another (a handler resumed from a luv callback) gets a

@@ -10,6 +10,11 @@
 /* Starts the thread (again, in a child after daemonizing). */
 void watchdog_start(void);
 
+/* Ends the thread and waits for it (at most a tick): a fork must find no
+ * other thread, which could hold a lock (the allocator's, stdio's) that
+ * the child would then wait for for ever. */
+void watchdog_stop(void);
+
 /* Seconds a handler may run without waiting; 0: no limit. */
 void watchdog_set_timeout(double seconds);
 
