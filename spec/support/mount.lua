@@ -24,11 +24,13 @@ M.fixtures = repo .. "/spec/fixtures/"
 --- The line of a fixture (in spec/fixtures) that holds `marker`, for
 -- file:line checks of messages.
 function M.line_of(fixture, marker)
+  local f = assert(io.open(M.fixtures .. fixture))
   local n = 0
-  for line in io.lines(M.fixtures .. fixture) do
+  for line in f:lines() do
     n = n + 1
-    if line:find(marker, 1, true) then return n end
+    if line:find(marker, 1, true) then f:close(); return n end
   end
+  f:close()
   error("no line with " .. marker .. " in " .. fixture, 2)
 end
 M.binary = os.getenv("MOONFS_BINARY") or (repo .. "/moonfs")
