@@ -30,9 +30,10 @@ struct script_keys {
 	double timeout;          /* -1: none */
 	int checks_permissions;
 	int posix_acl;
+	int applies_umask;
 	int workers;             /* 0: not declared; -1: "cpus" */
 };
-static __thread struct script_keys keys = { -1, 0, 0, 0 };
+static __thread struct script_keys keys = { -1, 0, 0, 0, 0 };
 static __thread char *script_path;
 static __thread char *start_dir;
 static __thread int options_ref = LUA_NOREF;
@@ -60,6 +61,11 @@ int bridge_script_checks_permissions(void)
 int bridge_script_posix_acl(void)
 {
 	return keys.posix_acl;
+}
+
+int bridge_script_applies_umask(void)
+{
+	return keys.applies_umask || keys.posix_acl;
 }
 
 int bridge_script_workers(void)
@@ -206,7 +212,12 @@ static int read_handlers(int new_refs[OP_COUNT], struct script_keys *found)
 	for (int op = 0; op < OP_COUNT; op++)
 		new_refs[op] = LUA_NOREF;
 	found->timeout = -1;
-	found->checks_permissions = found->posix_acl = found->workers = 0;
+	found->checks_permissions = found->posix_acl = found->applies_umask = found->workers = 0;
+	struct { const char *name; int *value; } flags[] = {
+		{ "checks_permissions", &found->checks_permissions },
+		{ "posix_acl", &found->posix_acl },
+		{ "applies_umask", &found->applies_umask },
+	};
 	int table = lua_gettop(L);
 	lua_pushnil(L);
 	while (lua_next(L, table)) {
@@ -246,9 +257,12 @@ static int read_handlers(int new_refs[OP_COUNT], struct script_keys *found)
 			lua_pop(L, 1);
 			continue;
 		}
-		if (strcmp(key, "checks_permissions") == 0 || strcmp(key, "posix_acl") == 0) {
-			*(key[0] == 'c' ? &found->checks_permissions : &found->posix_acl) =
-				lua_toboolean(L, -1);
+		int *flag = NULL;
+		for (size_t i = 0; i < sizeof flags / sizeof flags[0]; i++)
+			if (strcmp(key, flags[i].name) == 0)
+				flag = flags[i].value;
+		if (flag) {
+			*flag = lua_toboolean(L, -1);
 			lua_pop(L, 1);
 			continue;
 		}

@@ -62,6 +62,11 @@ int bridge_script_workers(void);
  * script, which gets it as moonfs.caller().umask. */
 int bridge_script_posix_acl(void);
 
+/* The script applies the caller's umask to new objects itself
+ * (`applies_umask = true`, implied by posix_acl), so the kernel sends
+ * modes unmasked and a directory's default ACL can apply. */
+int bridge_script_applies_umask(void);
+
 /* ---- kept values ---- */
 
 /* A Lua value the host holds on to (a handle from open), by registry

@@ -222,6 +222,13 @@ static int mount_and_serve(struct command_line *cl, char *argv0)
 				"(-o nodefault_permissions turns this off)");
 		}
 	}
+	/* A script that keeps ACLs on disk but not in the kernel (the mirror's
+	 * acl=no): other users are checked against the mode bits only. */
+	if (has_fuse_option(cl, "allow_other") && bridge_script_applies_umask() &&
+	    !bridge_script_posix_acl())
+		log_msg("allow_other without posix_acl: other users are checked against the mode "
+			"bits alone; an ACL entry that denies a user more than they do is not "
+			"enforced");
 
 	char *fuse_argv[8];
 	int fuse_argc = 0;

@@ -115,3 +115,15 @@ int notify_entry(fuse_ino_t parent, const char *name, size_t len)
 {
 	return queue(parent, name, len);
 }
+
+int notify_attributes_now(fuse_ino_t ino)
+{
+	if (!running)
+		return -1;
+	/* A negative offset drops attributes (and cached ACLs) only: no page
+	 * or directory lock is taken, so it cannot wait on a request. */
+	int rc = fuse_lowlevel_notify_inval_inode(session, ino, -1, 0);
+	if (rc != 0 && rc != -ENOENT)
+		log_limited("notify", "telling the kernel of a change failed: %s", strerror(-rc));
+	return rc == 0 || rc == -ENOENT ? 0 : -1;
+}

@@ -16,4 +16,9 @@ void notify_stop(void);
 int notify_inode(fuse_ino_t ino);
 int notify_entry(fuse_ino_t parent, const char *name, size_t len);
 
+/* Makes the kernel ask for the inode's attributes again, written at once
+ * so that the reply that follows is not overtaken: for a change the
+ * request's own caller must see. 0, or -1. */
+int notify_attributes_now(fuse_ino_t ino);
+
 #endif

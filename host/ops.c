@@ -16,7 +16,7 @@
 
 #define NAME_MAX_BYTES 255
 
-struct ops_config ops_config = { 1.0, 1.0, 0.0, NULL, 0, 0 };
+struct ops_config ops_config = { .entry_timeout = 1.0, .attr_timeout = 1.0 };
 
 /* ---- attributes and entries ---- */
 
@@ -154,10 +154,14 @@ static void op_init(void *userdata, struct fuse_conn_info *conn)
 		conn->want &= ~FUSE_CAP_POSIX_LOCKS;
 	if (!bridge_has(OP_flock))
 		conn->want &= ~FUSE_CAP_FLOCK_LOCKS;
-	/* POSIX ACLs, and the umask left to the script (the kernel would
-	 * otherwise strip it from the mode before a default ACL could apply) */
+	/* POSIX ACLs kept and checked by the kernel; the umask left to a
+	 * script that applies it (the kernel would otherwise strip it from the
+	 * mode before a default ACL could apply). */
 	if (bridge_script_posix_acl() && (conn->capable & FUSE_CAP_POSIX_ACL))
-		conn->want |= FUSE_CAP_POSIX_ACL | (conn->capable & FUSE_CAP_DONT_MASK);
+		conn->want |= FUSE_CAP_POSIX_ACL;
+	if (bridge_script_applies_umask())
+		conn->want |= conn->capable & FUSE_CAP_DONT_MASK;
+	ops_config.kernel_acls = (conn->want & FUSE_CAP_POSIX_ACL) != 0;
 	/* File handles only for a script that can find a node again by its
 	 * number (ops_handles.c); elsewhere they could not outlive the cache. */
 	if (bridge_has(OP_locate) && (conn->capable & FUSE_CAP_EXPORT_SUPPORT)) {

@@ -19,6 +19,7 @@ struct ops_config {
 	struct fuse_conn_info_opts *conn_opts; /* from -o, applied at INIT */
 	unsigned max_read;                     /* -o max_read=, 0: none */
 	int initialized;                       /* INIT was answered */
+	int kernel_acls;                       /* the kernel keeps POSIX ACLs */
 };
 extern struct ops_config ops_config;
 

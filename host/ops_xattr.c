@@ -4,7 +4,9 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <stdlib.h>
+#include <string.h>
 
+#include "notify.h"
 #include "ops_private.h"
 #include "trace.h"
 
@@ -45,6 +47,23 @@ static void xattr_done(struct request *r, int rc)
 	request_reply_err(r, ops_errno(rc));
 }
 
+/* Setting or removing a file's access ACL changes its mode's group bits
+ * on the backing filesystem. A kernel that keeps ACLs updates the mode
+ * itself; otherwise it is told to fetch it again before the caller's
+ * next stat. */
+static void access_acl_done(struct request *r, int rc)
+{
+	if (rc >= 0)
+		notify_attributes_now(nodes_id(r->node));
+	xattr_done(r, rc);
+}
+
+/* Whether a change of xattr `name` may change the file's mode unseen. */
+static int changes_mode(const char *name)
+{
+	return !ops_config.kernel_acls && strcmp(name, "system.posix_acl_access") == 0;
+}
+
 void ops_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name, const char *value,
 		  size_t size, int flags)
 {
@@ -52,8 +71,8 @@ void ops_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name, const char *
 	if (r->trace.active)
 		trace_args(&r->trace, "%s (%zu bytes) flags=%d", name, size, flags);
 	if (begin_xattr(r, ino) == 0)
-		request_call(r, OP_setxattr, xattr_done, "sslih", r->path.s, name, value, size, flags,
-			     handle_of(r));
+		request_call(r, OP_setxattr, changes_mode(name) ? access_acl_done : xattr_done,
+			     "sslih", r->path.s, name, value, size, flags, handle_of(r));
 }
 
 static void value_got(struct request *r, int rc)
@@ -106,5 +125,6 @@ void ops_removexattr(fuse_req_t req, fuse_ino_t ino, const char *name)
 	if (r->trace.active)
 		trace_args(&r->trace, "%s", name);
 	if (begin_xattr(r, ino) == 0)
-		request_call(r, OP_removexattr, xattr_done, "ssh", r->path.s, name, handle_of(r));
+		request_call(r, OP_removexattr, changes_mode(name) ? access_acl_done : xattr_done,
+			     "ssh", r->path.s, name, handle_of(r));
 }

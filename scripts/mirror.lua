@@ -1,6 +1,6 @@
 -- A read-write mirror of a directory: moonfs scripts/mirror.lua MNT -o root=DIR
--- (-o acl=no: no POSIX ACLs, and no attribute refresh after each change
--- of a directory; README, Performance)
+-- (-o acl=no: the kernel leaves ACLs unchecked, files still get them, and
+-- asks no attributes after each change of a directory; README, Performance)
 local opts = ...
 if not opts.root then error("mirror.lua needs -o root=DIR (the directory to mirror)", 0) end
 local fs = require("moonfs").mirror(opts.root)

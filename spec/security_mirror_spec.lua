@@ -716,6 +716,32 @@ describe("security: allow_other without default_permissions", function()
     assert.equal("EPERM", err)
   end)
 
+  -- An ACL entry that takes from bob what the mode bits give everyone.
+  it("enforces a backing file's ACL for other users; with acl=no says it will not", function()
+    if not need_root() then return end
+    if not sh("command -v setfacl") then
+      pending("setfacl is not installed (acl)")
+      return
+    end
+    local m = build("allow_other")
+    backing_write(src .. "/shared", "for all but bob", 420, alice)
+    if not sh("setfacl -m u:" .. bob.uid .. ":--- " .. shell.quote(src .. "/shared")) then
+      pending("the temporary filesystem has no POSIX ACLs")
+      return
+    end
+    assert.equal("for all but bob", creds.as(alice, sys.read_file, m:path("shared")))
+    local got, err = creds.as(bob, sys.read_file, m:path("shared"))
+    assert(got == nil, "bob read a file his ACL entry denies him: " .. show(got))
+    assert.equal("EACCES", err)
+    assert.not_matches("not enforced", m:log_text(), 1, true)
+    m:stop()
+    mount.rmtree(src)
+    m = build("allow_other,acl=no")
+    assert.matches("allow_other without posix_acl: other users are checked against the mode bits alone",
+      m:log_text(), 1, true)
+    m:stop()
+  end)
+
   it("with nodefault_permissions says permission checks are off, and mounts", function()
     if not need_root() then return end
     local m = build("allow_other,nodefault_permissions")

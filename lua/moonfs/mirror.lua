@@ -123,8 +123,11 @@ local function mirror(root)
     -- behind moonfs's back.
     timeout = 86400,
     -- The kernel keeps POSIX ACLs (from the backing files' xattrs) and
-    -- leaves umask and default ACLs to the backing filesystem.
+    -- leaves umask and default ACLs to the backing filesystem. A script
+    -- that sets posix_acl = false (mirror.lua -o acl=no) still creates
+    -- with the caller's umask, so default ACLs keep applying.
     posix_acl = true,
+    applies_umask = true,
     -- Its state is the backing directory, so it may run on every CPU, one
     -- worker (and Lua state) each. A script built on it that keeps state
     -- of its own in Lua sets workers = nil.
