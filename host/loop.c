@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <pthread.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdint.h>
@@ -223,7 +224,9 @@ static uint64_t now_ns(void)
  * spin_ns of the last is picked up by polling: on virtual machines a
  * halted CPU takes far longer to wake (hundreds of microseconds, measured
  * here) than a request takes to serve, and a CPU that polls is not
- * halted. */
+ * halted. Each turn of the poll yields the CPU, so that polling uses only
+ * time no caller wants: with more busy threads than CPUs, workers that
+ * merely paused took it from the callers they were waiting for. */
 static void on_device_readable(uv_poll_t *handle, int status, int events)
 {
 	(void)handle;
@@ -243,9 +246,7 @@ static void on_device_readable(uv_poll_t *handle, int status, int events)
 				deadline = now + spin_ns;
 			if (now >= deadline)
 				break;
-#if defined(__x86_64__) || defined(__i386__)
-			__builtin_ia32_pause();
-#endif
+			sched_yield();
 			continue;
 		}
 		if (n == -EINTR)
