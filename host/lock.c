@@ -1,10 +1,12 @@
 #include "lock.h"
 
 #include <pthread.h>
+#include <stdatomic.h>
 
 static pthread_mutex_t host_lock = PTHREAD_MUTEX_INITIALIZER;
 static __thread int held;
 static __thread int worker;
+static atomic_int several; /* a worker other than 0 exists */
 
 int lock_worker(void)
 {
@@ -14,6 +16,13 @@ int lock_worker(void)
 void lock_set_worker(int index)
 {
 	worker = index;
+	if (index > 0)
+		atomic_store(&several, 1);
+}
+
+int lock_shared(void)
+{
+	return atomic_load(&several);
 }
 
 int lock_enter(void)

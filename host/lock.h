@@ -21,6 +21,10 @@ void lock_resume(int was_held);
 /* Whether this thread holds the lock. */
 int lock_held(void);
 
+/* Whether other workers may want the lock (more than one serves): with
+ * one, letting go of it for a slow system call gains nothing. */
+int lock_shared(void);
+
 /* Which worker this thread is (0: the main thread, and threads that are
  * no worker). */
 int lock_worker(void);

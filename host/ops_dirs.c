@@ -12,6 +12,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "lock.h"
 #include "object_stat.h"
 #include "ops_private.h"
 #include "trace.h"
@@ -62,7 +63,8 @@ static ino_t name_ino(const char *name)
 	return (ino_t)((h >> 1) | 1);
 }
 
-/* The reply buffer, kept between requests. */
+/* The reply buffer, kept between requests; the workers share it, so it is
+ * used only while the host lock is held. */
 static char *reply_buffer(size_t size)
 {
 	static char *buf;
@@ -97,11 +99,56 @@ static const char *plain_entry(const struct open_file *of, uint64_t i, struct st
 	return name;
 }
 
+/* Stats the names of the listing's stat directory that a READDIRPLUS
+ * reply of r->size bytes from r->offset can carry, with the host lock let
+ * go: a cold backing inode is read from the disk, and other workers need
+ * not wait for that. Returns one attr per entry from r->offset (st_mode
+ * 0: none), *count of them; NULL when there is nothing to stat, no
+ * other worker to let go for, or no memory: plus_entry then stats each
+ * name itself. */
+static struct listing_attr *stat_ahead(const struct request *r, uint64_t *count)
+{
+	const struct open_file *of = r->of;
+	const struct listing *l = &of->listing;
+	if (!l->stats_from_dir || !lock_shared())
+		return NULL;
+	struct fuse_entry_param sizing = { 0 };
+	size_t used = 0;
+	uint64_t end = (uint64_t)l->count + 2, i;
+	for (i = (uint64_t)r->offset; i < end; i++) {
+		struct stat st;
+		/* with no room given it only says how much the entry needs */
+		size_t need = fuse_add_direntry_plus(r->req, NULL, 0, plain_entry(of, i, &st),
+						     &sizing, 0);
+		if (need > r->size - used)
+			break;
+		used += need;
+	}
+	*count = i - (uint64_t)r->offset;
+	struct listing_attr *ahead = *count ? calloc(*count, sizeof *ahead) : NULL;
+	if (!ahead)
+		return NULL;
+	int held = lock_pause();
+	for (uint64_t k = 0; k < *count; k++) {
+		uint64_t at = (uint64_t)r->offset + k;
+		if (at < 2 || (l->attrs && l->attrs[at - 2].st.st_mode))
+			continue;
+		const char *name = l->names + l->entries[at - 2].name_at;
+		if (object_stat(l->stat_dirfd, name, AT_SYMLINK_NOFOLLOW, &ahead[k].st,
+				&ahead[k].generation) != 0)
+			ahead[k].st.st_mode = 0;
+	}
+	lock_resume(held);
+	return ahead;
+}
+
 /* Entry i for READDIRPLUS: with its attributes where the listing has them
- * or its stat directory gives them, remembered as a lookup would (the
- * node is returned: the kernel takes a reference with the reply); the
- * others go without (node id 0: the kernel looks them up if it needs to). */
-static struct node *plus_entry(const struct open_file *of, uint64_t i, const char **name,
+ * or its stat directory gives them (statted ahead: `statted`, else here),
+ * remembered as a lookup would (the node is returned: the kernel takes a
+ * reference with the reply); the others go without (node id 0: the
+ * kernel looks them up if it needs to). */
+static struct node *plus_entry(const struct open_file *of, uint64_t i,
+			       const struct listing_attr *statted, const char **name,
 			       struct fuse_entry_param *e)
 {
 	memset(e, 0, sizeof *e);
@@ -112,8 +159,9 @@ static struct node *plus_entry(const struct open_file *of, uint64_t i, const cha
 	const struct listing_attr *a = l->attrs ? &l->attrs[i - 2] : NULL;
 	struct listing_attr lazy;
 	if (!(a && a->st.st_mode) && l->stats_from_dir)
-		a = object_stat(l->stat_dirfd, *name, AT_SYMLINK_NOFOLLOW, &lazy.st,
-				&lazy.generation) == 0 ? &lazy : NULL;
+		a = statted ? statted
+		    : object_stat(l->stat_dirfd, *name, AT_SYMLINK_NOFOLLOW, &lazy.st,
+				  &lazy.generation) == 0 ? &lazy : NULL;
 	if (!(a && a->st.st_mode))
 		return NULL;
 	struct node *n = nodes_remember(of->node, *name, l->entries[i - 2].name_len, &a->st,
@@ -123,22 +171,30 @@ static struct node *plus_entry(const struct open_file *of, uint64_t i, const cha
 	return n;
 }
 
-static void reply_entries_plus(struct request *r, char *buf)
+static void reply_entries_plus(struct request *r)
 {
 	const struct open_file *of = r->of;
 	uint32_t count = of->listing.count;
 	size_t used = 0;
+	/* Before taking the shared reply buffer: the stats let go of the lock. */
+	uint64_t ahead_count = 0;
+	struct listing_attr *ahead = stat_ahead(r, &ahead_count);
+	char *buf = reply_buffer(r->size);
 	/* The nodes this reply hands over, to give back if it is not taken. */
 	struct node **given = calloc(count ? count : 1, sizeof *given);
 	uint32_t given_count = 0;
-	if (!given) {
+	if (!buf || !given) {
+		free(ahead);
+		free(given);
 		request_reply_err(r, ENOMEM);
 		return;
 	}
 	for (uint64_t i = (uint64_t)r->offset; i < (uint64_t)count + 2; i++) {
 		struct fuse_entry_param e;
 		const char *name;
-		struct node *n = plus_entry(of, i, &name, &e);
+		uint64_t k = i - (uint64_t)r->offset;
+		struct node *n = plus_entry(of, i, ahead && k < ahead_count ? &ahead[k] : NULL,
+					    &name, &e);
 		size_t need = fuse_add_direntry_plus(r->req, buf + used, r->size - used, name, &e,
 						     (off_t)(i + 1));
 		if (need > r->size - used) {
@@ -158,19 +214,20 @@ static void reply_entries_plus(struct request *r, char *buf)
 		for (uint32_t k = 0; k < given_count; k++)
 			nodes_forget(given[k], 1);
 	free(given);
+	free(ahead);
 }
 
 /* Fills the reply from r->of's listing, from r->offset on. Offsets: 1
  * after ".", 2 after "..", k + 2 after the k-th entry. */
 static void reply_entries(struct request *r)
 {
+	if (r->flags == PLUS) {
+		reply_entries_plus(r);
+		return;
+	}
 	char *buf = reply_buffer(r->size);
 	if (!buf) {
 		request_reply_err(r, ENOMEM);
-		return;
-	}
-	if (r->flags == PLUS) {
-		reply_entries_plus(r, buf);
 		return;
 	}
 	const struct open_file *of = r->of;

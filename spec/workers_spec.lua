@@ -95,6 +95,31 @@ describe("workers", function()
     m:stop()
   end)
 
+  -- The host stats the names a READDIRPLUS reply carries (the mirror's
+  -- stat directory). On a slow disk that takes a while, and the other
+  -- workers, which share the host's lock, must not wait for it. The mirror
+  -- here mirrors a mount whose names each take 0.05 s to stat.
+  it("a listing that stats slow names holds up no other worker", function()
+    local inner = mount.start{ script = "spec/fixtures/workers_slow_names.lua",
+      options = "timeout=86400" }
+    local outer = mount.start{ script = "scripts/mirror.lua",
+      options = "root=" .. inner.dir .. ",workers=2,timeout=0,noio_uring" }
+    local code, out = sh(("stat %s >/dev/null || exit 1; " -- known to both kernels from now on
+      .. "ms() { echo $(( $(date +%%s%%N) / 1000000 )); }; "
+      .. "a0=$(ms); (ls %s >/dev/null; echo \"ls $(( $(ms) - a0 ))\") & "
+      .. "sleep 0.3; b0=$(ms); stat %s >/dev/null; echo \"stat $(( $(ms) - b0 ))\"; wait")
+      :format(q(outer:path("fast")), q(outer:path("slow")), q(outer:path("fast"))), 60)
+    assert.equal(0, code, out)
+    local listing, stat = tonumber(out:match("ls (%d+)")), tonumber(out:match("stat (%d+)"))
+    assert(listing and stat, out)
+    -- the first reply's names were statted (20 or more at 0.05 s)...
+    assert.is_true(listing >= 1000, "the listing took " .. listing .. " ms")
+    -- ...while the other worker answered the stat at once
+    assert.is_true(stat < 500, "a stat during the listing took " .. stat .. " ms")
+    outer:stop()
+    inner:stop()
+  end)
+
   it("hands requests on a Lua handle to the worker that made it", function()
     local m = mount.start{ script = "spec/fixtures/workers_handles.lua" }
     local cmds = {}
