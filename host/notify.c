@@ -23,6 +23,16 @@ static pthread_cond_t wake = PTHREAD_COND_INITIALIZER;
 static struct notice *head, *tail;
 static int running, stopping;
 
+/* Logs a failed notification; ENOENT is none: the kernel no longer knows
+ * the inode, so nothing was cached. Returns 0, or -1 when it failed. */
+static int delivered(int rc)
+{
+	if (rc == 0 || rc == -ENOENT)
+		return 0;
+	log_limited("notify", "telling the kernel of a change failed: %s", strerror(-rc));
+	return -1;
+}
+
 static void *deliver(void *unused)
 {
 	(void)unused;
@@ -37,12 +47,8 @@ static void *deliver(void *unused)
 		if (!head)
 			tail = NULL;
 		pthread_mutex_unlock(&lock);
-		int rc = n->len ? fuse_lowlevel_notify_inval_entry(session, n->ino, n->name, n->len)
-				: fuse_lowlevel_notify_inval_inode(session, n->ino, 0, 0);
-		/* ENOENT: the kernel no longer knows it, nothing was cached */
-		if (rc != 0 && rc != -ENOENT)
-			log_limited("notify", "telling the kernel of a change failed: %s",
-				    strerror(-rc));
+		delivered(n->len ? fuse_lowlevel_notify_inval_entry(session, n->ino, n->name, n->len)
+				 : fuse_lowlevel_notify_inval_inode(session, n->ino, 0, 0));
 		free(n);
 		pthread_mutex_lock(&lock);
 	}
@@ -122,8 +128,5 @@ int notify_attributes_now(fuse_ino_t ino)
 		return -1;
 	/* A negative offset drops attributes (and cached ACLs) only: no page
 	 * or directory lock is taken, so it cannot wait on a request. */
-	int rc = fuse_lowlevel_notify_inval_inode(session, ino, -1, 0);
-	if (rc != 0 && rc != -ENOENT)
-		log_limited("notify", "telling the kernel of a change failed: %s", strerror(-rc));
-	return rc == 0 || rc == -ENOENT ? 0 : -1;
+	return delivered(fuse_lowlevel_notify_inval_inode(session, ino, -1, 0));
 }
