@@ -90,6 +90,10 @@ struct bridge_caller {
 	gid_t gid;
 	pid_t pid;
 	mode_t umask;
+	/* The st_dev, st_ino and generation the script gave for the object the
+	 * request is about, whose owner and mode the kernel checked the caller
+	 * against (object_ino 0: none, e.g. a name being created). */
+	uint64_t object_dev, object_ino, object_generation;
 };
 
 /* One call of a script handler, in a coroutine of its own. Its results
@@ -145,6 +149,8 @@ void bridge_call_simple(enum op op);
 
 /* The caller of the handler running now, or NULL. */
 const struct bridge_caller *bridge_current_caller(void);
+/* The path the running handler was called with, or NULL. */
+const char *bridge_current_path(void);
 
 /* ---- results ----
  * Result i counts from 1. Each reader checks what it reads; on a wrong

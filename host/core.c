@@ -31,6 +31,22 @@ static int core_caller(lua_State *L)
 	return 4;
 }
 
+/* request_object(path): the st_dev, st_ino and generation the script gave
+ * for the object the request is about (see struct bridge_caller), when
+ * path is the one its handler was called with; nothing otherwise. */
+static int core_request_object(lua_State *L)
+{
+	const char *path = luaL_checkstring(L, 1);
+	const struct bridge_caller *c = bridge_current_caller();
+	const char *own = bridge_current_path();
+	if (!c || !c->object_ino || !own || strcmp(path, own) != 0)
+		return 0;
+	lua_pushnumber(L, (lua_Number)c->object_dev);
+	lua_pushnumber(L, (lua_Number)c->object_ino);
+	lua_pushnumber(L, (lua_Number)c->object_generation);
+	return 3;
+}
+
 /* The caller's supplementary groups, read by libfuse from /proc. */
 static int core_groups(lua_State *L)
 {
@@ -208,6 +224,7 @@ int luaopen_moonfs_core(lua_State *L)
 	static const luaL_Reg functions[] = {
 		{ "caller", core_caller },
 		{ "groups", core_groups },
+		{ "request_object", core_request_object },
 		{ "stats", core_stats },
 		{ "log", core_log },
 		{ "fd", core_fd },

@@ -54,7 +54,7 @@ struct request *request_begin(fuse_req_t req, enum op op)
 	r->started = stats_now();
 	r->lua_ns = 0;
 	const struct fuse_ctx *ctx = fuse_req_ctx(req);
-	r->caller = (struct bridge_caller){ req, ctx->uid, ctx->gid, ctx->pid, ctx->umask };
+	r->caller = (struct bridge_caller){ req, ctx->uid, ctx->gid, ctx->pid, ctx->umask, 0, 0, 0 };
 	r->call.caller = &r->caller;
 	stats.requests[op]++;
 	if (trace_enabled && op != OP_forget)
@@ -197,6 +197,10 @@ int request_path(struct request *r, struct node *n, const char *name, int throug
 	if (name) {
 		r->name = r->path.s + r->path.len - name_len;
 		r->name_len = name_len;
+	} else {
+		r->caller.object_dev = n->script_dev;
+		r->caller.object_ino = n->script_ino;
+		r->caller.object_generation = n->generation;
 	}
 	if (r->trace.active)
 		trace_path(&r->trace, r->path.s, NULL);

@@ -165,14 +165,23 @@ void sys_close_object(struct object *o)
 
 /* sys.open(dirfd, path, flags, mode) -> fd. mode defaults to 0666 (less the
  * umask) and matters only with O_CREAT or O_TMPFILE. Never follows a
- * symlink (ELOOP), never leaves dirfd (EXDEV). */
+ * symlink (ELOOP), never leaves dirfd (EXDEV). An empty path opens the
+ * object dirfd holds (an O_PATH fd, say) anew with these flags: the object
+ * that was checked, whatever its name leads to by now. */
 static int sys_open(lua_State *L)
 {
 	int dirfd = sys_check_fd(L, 1);
 	const char *path = luaL_checkstring(L, 2);
 	int flags = sys_check_int(L, 3, INT32_MIN, INT32_MAX, O_RDONLY);
 	mode_t mode = check_mode(L, 4, 0666);
-	int fd = beneath_open(dirfd, path, flags, mode);
+	int fd;
+	if (path[0] == '\0') { /* its /proc link leads to the object itself */
+		char self[32];
+		snprintf(self, sizeof self, "/proc/self/fd/%d", dirfd);
+		fd = open(self, (flags & ~(O_CREAT | O_EXCL | O_TMPFILE | O_NOFOLLOW)) | O_CLOEXEC);
+	} else {
+		fd = beneath_open(dirfd, path, flags, mode);
+	}
 	if (fd < 0)
 		return sys_push_error(L, errno);
 	lua_pushinteger(L, fd);

@@ -209,6 +209,20 @@ function M.caller()
   return { uid = uid, gid = gid, pid = pid, umask = umask }
 end
 
+--- The object the request being served is about, as the kernel knows it:
+-- the `dev`, `ino` and `generation` of the stat the script gave for it.
+-- The kernel checked the caller's permissions against that stat's owner
+-- and mode, so a script acting with more rights than the caller (a mirror
+-- run as root) makes sure it acts on that object and no other. nil unless
+-- `path` is the one the handler was called with and names an existing
+-- object (a create's does not); nil outside a request.
+function M.request_object(path)
+  if not core then return nil end
+  local dev, ino, generation = core.request_object(path)
+  if not ino then return nil end
+  return { dev = dev, ino = ino, generation = generation }
+end
+
 --- The caller's supplementary groups as an array of gids, or nil.
 function M.groups()
   if not core then return nil end
