@@ -11,6 +11,8 @@ local shell = require("support.shell")
 local sys = require("support.sys")
 local creds = require("support.creds")
 local users = require("support.users")
+local children = require("support.children")
+local signal = require("posix.signal")
 local bit = require("bit")
 local O = sys.O
 
@@ -748,5 +750,133 @@ describe("security: allow_other without default_permissions", function()
     assert.equal("alice private", sys.read_file(m:path("alicefile")))
     assert.matches("nodefault_permissions", m:log_text(), 1, true)
     m:stop()
+  end)
+end)
+
+---------------------------------------------------------------- 5. names that lead elsewhere
+
+-- The kernel checks a caller against the owner and mode it cached for a
+-- name; the root host then acts on whatever the name leads to. Renamed
+-- behind the mount (alice may rename bob's entries in a directory she can
+-- write), her cached name leads to bob's file: the host must see that it
+-- is not the object the kernel checked (ESTALE: the kernel looks the name
+-- up again and repeats the call, checked against bob's owner and mode).
+describe("security: another user's file renamed onto a name the kernel knows", function()
+  local alice, bob
+  local src, m, P
+  setup(function()
+    if creds.available() then
+      alice = users.create("alice")
+      bob = users.create("bob")
+    end
+  end)
+  teardown(function() users.remove_all() end)
+  after_each(function()
+    children.kill_everything(m)
+    mount.stop_all()
+    mount.rmtree(src)
+    if children.dir then mount.rmtree(children.dir) end
+    src, m, children.dir = nil, nil, nil
+  end)
+
+  -- proj (0777, no sticky bit) holds alice's "mine" (0666, known to the
+  -- kernel) and bob's "bobfile" (0600); `swap` renames bobfile onto mine
+  -- in the backing tree, as alice.
+  local function build(options)
+    src = mount.tmpdir("src")
+    children.dir = mount.tmpdir("results")
+    assert(sys.chmod(src, 493))
+    backing_mkdir(src .. "/proj", 511)
+    backing_write(src .. "/proj/bobfile", "bob's secret", 384, bob)
+    m = mount.start{ script = "scripts/mirror.lua",
+      options = "root=" .. src .. ",allow_other,default_permissions" .. (options or "") }
+    assert(sys.chmod(m.tmp, 493))
+    P = function(rel) return m:path(rel) end
+    creds.as(alice, function()
+      assert(sys.write_file(P("proj/mine"), "alice's", nil, 438))
+      assert(sys.chmod(P("proj/mine"), 438))
+      assert.equal(alice.uid, sys.stat(P("proj/mine")).uid)
+    end)
+  end
+  local function swap(onto)
+    creds.as(alice, function()
+      assert(sys.rename(src .. "/proj/" .. onto, src .. "/proj/old-" .. onto))
+      assert(sys.rename(src .. "/proj/bobfile", src .. "/proj/" .. onto))
+    end)
+    return snapshot(src .. "/proj/" .. onto)
+  end
+  -- what: the call; allowed: the errors it may fail with; then its results
+  local function denied(what, allowed, ok, err)
+    note(what, ok and "SUCCEEDED" or err)
+    assert(not ok, what .. " succeeded on bob's file")
+    for _, e in ipairs(allowed) do if err == e then return end end
+    error(what .. ": expected " .. table.concat(allowed, " or ") .. ", got " .. tostring(err))
+  end
+
+  it("alice cannot open it for writing or reading", function()
+    if not need_root() then return end
+    build()
+    local before = swap("mine")
+    denied("open O_RDWR", { "EACCES" }, creds.as(alice, sys.open, P("proj/mine"), O.RDWR))
+    denied("read", { "EACCES" }, creds.as(alice, sys.read_file, P("proj/mine")))
+    assert_unchanged("bob's file", src .. "/proj/mine", before)
+    -- the kernel now knows bob's file: its owner is shown
+    assert.equal(bob.uid, sys.stat(P("proj/mine")).uid)
+  end)
+
+  for _, a in ipairs({
+    { "chmod", function() return sys.chmod(P("proj/mine"), 511) end, { "EPERM" } },
+    { "truncate", function() return sys.truncate(P("proj/mine"), 0) end, { "EACCES" } },
+    { "utimensat", function() return sys.utimens(P("proj/mine"), { 1 }, { 1 }) end, { "EPERM" } },
+    { "setxattr", function() return sys.setxattr(P("proj/mine"), "user.alice", "x") end,
+      { "EACCES", "EPERM" } },
+    { "link", function() return sys.link(P("proj/mine"), P("proj/mylink")) end, { "EPERM" } },
+  }) do
+    it("alice's " .. a[1] .. " does not reach it", function()
+      if not need_root() then return end
+      build()
+      local before = swap("mine")
+      denied(a[1], a[3], creds.as(alice, a[2]))
+      assert_unchanged("bob's file", src .. "/proj/mine", before)
+      assert.is_nil(sys.lstat(src .. "/proj/mylink"))
+    end)
+  end
+
+  it("a name the kernel believes missing: open(O_CREAT|O_TRUNC) does not open bob's file", function()
+    if not need_root() then return end
+    build(",negative_timeout=600")
+    creds.as(alice, function() assert.is_nil(sys.stat(P("proj/new"))) end) -- cached: missing
+    creds.as(alice, sys.rename, src .. "/proj/bobfile", src .. "/proj/new")
+    local before = snapshot(src .. "/proj/new")
+    denied("open O_CREAT|O_WRONLY|O_TRUNC", { "EACCES" },
+      creds.as(alice, sys.open, P("proj/new"), bit.bor(O.CREAT, O.WRONLY, O.TRUNC), 438))
+    assert_unchanged("bob's file", src .. "/proj/new", before)
+  end)
+
+  it("a FIFO renamed onto a cached file neither blocks the host nor is opened by it", function()
+    if not need_root() then return end
+    build()
+    creds.as(alice, function()
+      assert(sys.mknod(src .. "/proj/fifo", bit.bor(S_IFIFO, 438), 0))
+      assert(sys.rename(src .. "/proj/fifo", src .. "/proj/mine"))
+    end)
+    -- alice's own process may wait on the FIFO, the host must not (O_RDWR:
+    -- opening does not wait for a writer, reading then does)
+    local pid = children.spawn(function()
+      return creds.as(alice, function()
+        local fd = assert(sys.open(P("proj/mine"), O.RDWR))
+        return sys.read(fd, 10)
+      end)
+    end)
+    mount.sleep(0.3)
+    -- another user is still served at once
+    local st = children.in_child(m, 5, function()
+      return creds.as(bob, function() return sys.stat(P("proj")) and "served" end)
+    end)
+    assert.equal("served", st)
+    assert.equal("fifo", sys.lstat(P("proj/mine")).type)
+    signal.kill(pid, signal.SIGKILL) -- alice's reader, waiting for a writer
+    children.reap({ pid }, 5, m)
+    assert.is_nil(m:log_text():find("traceback", 1, true))
   end)
 end)

@@ -73,11 +73,41 @@ local function mirror(root)
     return sys.stat(rootfd, relative(path))
   end
 
-  -- After creating `path` (fd when it is open): gives it to the caller and
-  -- puts back the setuid and setgid bits of `mode` a chown cleared. Returns
-  -- true, or nil, err, errno.
+  -- The kernel checked the caller's permissions against the owner and mode
+  -- of the object it knows at the request's path. When the backing tree
+  -- changes behind the mount the name may lead to another object by now
+  -- (someone else's file renamed into its place), and acting on that as
+  -- root would act with rights the caller does not have. ESTALE makes the
+  -- kernel look the name up again and repeat the call once, checked
+  -- against the object that is there now.
+  local function stale(path)
+    return moonfs.fail("ESTALE", path .. " was replaced behind the mount")
+  end
+
+  -- An O_PATH fd of the object at path and its stat, when it is the one
+  -- the kernel knows there; the calls made through the fd reach that
+  -- object whatever happens to the name meanwhile.
+  local function hold(path)
+    local fd, e, n = sys.open(rootfd, relative(path), bor(O.PATH, O.NOFOLLOW))
+    if not fd then return nil, e, n end
+    local st
+    st, e, n = sys.fstat(fd)
+    local want = st and moonfs.request_object(path)
+    if want and (st.ino ~= want.ino or st.dev ~= want.dev
+                 or (st.generation ~= 0 and st.generation ~= want.generation)) then
+      st, e, n = stale(path)
+    end
+    if not st then
+      sys.close(fd)
+      return nil, e, n
+    end
+    return fd, st
+  end
+
+  -- After creating `path`, open as `fd` (O_PATH will do): gives it to the
+  -- caller and puts back the setuid and setgid bits of `mode` a chown
+  -- cleared. Returns true, or nil, err, errno.
   local function settle(path, fd, mode)
-    local rel = relative(path)
     local chowned = false
     local caller = host_uid == 0 and moonfs.caller()
     if caller and (caller.uid ~= host_uid or caller.gid ~= host_gid) then
@@ -87,33 +117,47 @@ local function mirror(root)
       local parent = sys.stat(rootfd, relative(dirname(path)))
       if parent and band(parent.mode, S.ISGID) ~= 0 then gid = -1 end
       if uid ~= -1 or gid ~= -1 then
-        local ok, e, n
-        if fd then ok, e, n = sys.fchown(fd, uid, gid)
-        else ok, e, n = sys.chown(rootfd, rel, uid, gid) end
+        local ok, e, n = sys.chown(fd, "", uid, gid)
         if not ok then return nil, e, n end
         chowned = true
       end
     end
     if not mode or not chowned or band(mode, bor(S.ISUID, S.ISGID)) == 0 then return true end
-    local st, e, n
-    if fd then st, e, n = sys.fstat(fd) else st, e, n = sys.stat(rootfd, rel) end
+    local st, e, n = sys.fstat(fd)
     if not st then return nil, e, n end
     -- bor keeps the setgid bit a directory inherits from its parent
     local want = bor(band(st.mode, PERM), band(mode, bor(S.ISUID, S.ISGID)))
     if want == band(st.mode, PERM) then return true end
-    if fd then return sys.fchmod(fd, want) end
-    return sys.chmod(rootfd, rel, want)
+    return sys.chmod(fd, "", want)
   end
 
-  -- settle, or undo the creation when it fails: a half-made object owned by
-  -- the wrong user is worse than none.
-  local function settle_or_remove(path, mode, remove)
-    local ok, e, n = settle(path, nil, mode)
-    if not ok then
-      remove(rootfd, relative(path))
-      return nil, e, n
+  -- After a mkdir, mknod or symlink made as the host: settles the object
+  -- at path if it is the one just made (the host's, of type `ifmt`, a file
+  -- with no other name), through an fd, so that the chown cannot reach
+  -- anything renamed into its place. Anything else there now was put there
+  -- behind the mount and is left alone (ESTALE). When settling fails the
+  -- creation is undone: a half-made object owned by the wrong user is
+  -- worse than none. Returns the stat, or nil, err, errno.
+  local function settle_made(path, mode, ifmt, remove)
+    local fd, e, n = sys.open(rootfd, relative(path), bor(O.PATH, O.NOFOLLOW))
+    if not fd then return nil, e, n end
+    local st
+    st, e, n = sys.fstat(fd)
+    if st and (band(st.mode, S.IFMT) ~= ifmt or st.uid ~= host_uid
+               or (ifmt ~= S.IFDIR and st.nlink ~= 1)) then
+      st, e, n = stale(path)
+    elseif st then
+      local ok
+      ok, e, n = settle(path, fd, mode)
+      if ok then
+        st, e, n = sys.fstat(fd)
+      else
+        st = nil
+        remove(rootfd, relative(path))
+      end
     end
-    return stat(path)
+    sys.close(fd)
+    return st, e, n
   end
 
   local fs = {
@@ -138,43 +182,59 @@ local function mirror(root)
     return stat(path, fh)
   end
 
-  -- Uses the open fd when the kernel names one (ftruncate of an unlinked
-  -- file has no path left).
-  function fs.setattr(path, changes, fh)
-    local rel = relative(path)
-    local fd = type(fh) == "number" and fh or nil
+  -- The changes, made through `fd` (an open file) or through `held`
+  -- (an O_PATH fd, of a stat `st`). Returns true or nil, err, errno.
+  local function change(changes, fd, held, st)
     local ok, e, n = true, nil, nil
     if not (changes.mode or changes.uid or changes.gid or changes.size or changes.atime
             or changes.mtime) then
       -- Only the change time moves (chown(path, -1, -1)): no call sets it,
       -- but chown(-1, -1) moves it to now, as on a local filesystem.
       if fd then ok, e, n = sys.fchown(fd, -1, -1)
-      else ok, e, n = sys.chown(rootfd, rel, -1, -1) end
+      else ok, e, n = sys.chown(held, "", -1, -1) end
       if not ok then return nil, e, n end
     end
     -- owner before mode: a chown clears setuid/setgid, a mode given with it is final
     if changes.uid or changes.gid then
       local uid, gid = changes.uid or -1, changes.gid or -1
       if fd then ok, e, n = sys.fchown(fd, uid, gid)
-      else ok, e, n = sys.chown(rootfd, rel, uid, gid) end
+      else ok, e, n = sys.chown(held, "", uid, gid) end
       if not ok then return nil, e, n end
     end
     if changes.mode then
       if fd then ok, e, n = sys.fchmod(fd, changes.mode)
-      else ok, e, n = sys.chmod(rootfd, rel, changes.mode) end
+      elseif st.type == "symlink" then return moonfs.fail("EOPNOTSUPP") -- as Linux
+      else ok, e, n = sys.chmod(held, "", changes.mode) end
       if not ok then return nil, e, n end
     end
     if changes.size then
       if fd then ok, e, n = sys.ftruncate(fd, changes.size)
-      else ok, e, n = sys.truncate(rootfd, rel, changes.size) end
+      else ok, e, n = sys.truncate(held, "", changes.size) end
       if not ok then return nil, e, n end
     end
     if changes.atime or changes.mtime then
       if fd then ok, e, n = sys.futimens(fd, changes.atime, changes.mtime)
-      else ok, e, n = sys.utimens(rootfd, rel, changes.atime, changes.mtime) end
+      else ok, e, n = sys.utimens(held, "", changes.atime, changes.mtime) end
       if not ok then return nil, e, n end
     end
-    return stat(path, fd)
+    return true
+  end
+
+  -- Uses the open fd when the kernel names one (ftruncate of an unlinked
+  -- file has no path left), else the object the kernel knows at path.
+  function fs.setattr(path, changes, fh)
+    local fd = type(fh) == "number" and fh or nil
+    local held, st, e, n
+    if not fd then
+      held, st, n = hold(path)
+      if not held then return nil, st, n end
+    end
+    local ok
+    ok, e, n = change(changes, fd, held, st)
+    if ok then st, e, n = sys.fstat(fd or held) end
+    if held then sys.close(held) end
+    if not ok then return nil, e, n end
+    return st, e, n
   end
 
   function fs.readlink(path)
@@ -184,19 +244,19 @@ local function mirror(root)
   function fs.mknod(path, mode, rdev)
     local ok, e, n = with_caller_umask(sys.mknod, rootfd, relative(path), mode, rdev)
     if not ok then return nil, e, n end
-    return settle_or_remove(path, mode, sys.unlink)
+    return settle_made(path, mode, band(mode, S.IFMT), sys.unlink)
   end
 
   function fs.mkdir(path, mode)
     local ok, e, n = with_caller_umask(sys.mkdir, rootfd, relative(path), mode)
     if not ok then return nil, e, n end
-    return settle_or_remove(path, mode, sys.rmdir)
+    return settle_made(path, mode, S.IFDIR, sys.rmdir)
   end
 
   function fs.symlink(target, path)
     local ok, e, n = sys.symlink(target, rootfd, relative(path))
     if not ok then return nil, e, n end
-    return settle_or_remove(path, nil, sys.unlink)
+    return settle_made(path, nil, S.IFLNK, sys.unlink)
   end
 
   function fs.unlink(path)
@@ -212,10 +272,22 @@ local function mirror(root)
   end
 
   -- fh is given for a file with no name (O_TMPFILE): linked by its fd.
+  -- As root the object the kernel knows at `from` is linked through an fd
+  -- (linking by fd takes a privilege; without it the host has only its
+  -- user's rights, which the backing filesystem checks).
   function fs.link(from, to, fh)
     local ok, e, n
-    if type(fh) == "number" then ok, e, n = sys.link(fh, "", rootfd, relative(to))
-    else ok, e, n = sys.link(rootfd, relative(from), rootfd, relative(to)) end
+    if type(fh) == "number" then
+      ok, e, n = sys.link(fh, "", rootfd, relative(to))
+    elseif host_uid == 0 then
+      local held
+      held, e, n = hold(from)
+      if not held then return nil, e, n end
+      ok, e, n = sys.link(held, "", rootfd, relative(to))
+      sys.close(held)
+    else
+      ok, e, n = sys.link(rootfd, relative(from), rootfd, relative(to))
+    end
     if not ok then return nil, e, n end
     return stat(to)
   end
@@ -236,16 +308,22 @@ local function mirror(root)
     return moonfs.fd(fd), st
   end
 
-  -- O_NOFOLLOW: the kernel resolves symlinks itself and opens only what
-  -- they lead to, so a symlink here was swapped in behind moonfs's back.
-  local function open_existing(path, flags)
-    local fd, e, n = sys.open(rootfd, relative(path), bor(band(flags, OPEN_STRIP), O.NOFOLLOW))
+  -- The kernel sends OPEN only for regular files (it opens the others
+  -- itself), so anything else at the name was put there behind the mount:
+  -- a FIFO would block the open, a symlink lead elsewhere. Opened anew
+  -- from the held object, which is then the one that was checked.
+  function fs.open(path, flags)
+    local held, st, n = hold(path)
+    if not held then return nil, st, n end
+    if st.type ~= "file" then
+      sys.close(held)
+      return stale(path)
+    end
+    local fd, e
+    fd, e, n = sys.open(held, "", band(flags, OPEN_STRIP))
+    sys.close(held)
     if not fd then return nil, e, n end
     return moonfs.fd(fd)
-  end
-
-  function fs.open(path, flags)
-    return open_existing(path, flags)
   end
 
   function fs.create(path, mode, flags)
@@ -253,10 +331,13 @@ local function mirror(root)
     flags = bor(flags, O.CREAT, O.NOFOLLOW)
     -- O_EXCL tells whether this call made the file: only then does it get
     -- the caller's ownership. The kernel asks to create only names it
-    -- believes missing, so the file exists only when made behind our back.
+    -- believes missing, so the file exists only when made behind our back:
+    -- ESTALE makes the kernel look it up and open it, checking the
+    -- caller's permissions against its owner and mode (opening it here,
+    -- as root, would not).
     local fd, e, n = with_caller_umask(sys.open, rootfd, rel, bor(flags, O.EXCL), mode)
     if not fd and n == moonfs.errno.EEXIST and band(flags, O.EXCL) == 0 then
-      return open_existing(path, flags)
+      return stale(path)
     end
     if not fd then return nil, e, n end
     local ok, st
@@ -296,31 +377,32 @@ local function mirror(root)
     return sys.statvfs(rootfd)
   end
 
-  -- The host passes a handle only for a file removed while open: its old
-  -- path may name another file by now, so the fd is the way to it.
-  local function object(path, fh)
-    if type(fh) == "number" then return fh, "" end
-    return rootfd, relative(path)
+  -- Calls fn(fd, "", ...) on the request's object: the handle the host
+  -- passes for a file removed while open (its old path may name another
+  -- file by now), else the object the kernel knows at path (hold).
+  local function on_object(fn, path, fh, ...)
+    if type(fh) == "number" then return fn(fh, "", ...) end
+    local held, e, n = hold(path)
+    if not held then return nil, e, n end
+    local a, b, c = fn(held, "", ...)
+    sys.close(held)
+    return a, b, c
   end
 
   function fs.setxattr(path, name, value, flags, fh)
-    local dirfd, rel = object(path, fh)
-    return sys.setxattr(dirfd, rel, name, value, flags)
+    return on_object(sys.setxattr, path, fh, name, value, flags)
   end
 
   function fs.getxattr(path, name, fh)
-    local dirfd, rel = object(path, fh)
-    return sys.getxattr(dirfd, rel, name)
+    return on_object(sys.getxattr, path, fh, name)
   end
 
   function fs.listxattr(path, fh)
-    local dirfd, rel = object(path, fh)
-    return sys.listxattr(dirfd, rel)
+    return on_object(sys.listxattr, path, fh)
   end
 
   function fs.removexattr(path, name, fh)
-    local dirfd, rel = object(path, fh)
-    return sys.removexattr(dirfd, rel, name)
+    return on_object(sys.removexattr, path, fh, name)
   end
 
   -- File handles: the path of the file numbered `ino`, which the kernel
