@@ -165,23 +165,14 @@ void sys_close_object(struct object *o)
 
 /* sys.open(dirfd, path, flags, mode) -> fd. mode defaults to 0666 (less the
  * umask) and matters only with O_CREAT or O_TMPFILE. Never follows a
- * symlink (ELOOP), never leaves dirfd (EXDEV). An empty path opens the
- * object dirfd holds (an O_PATH fd, say) anew with these flags: the object
- * that was checked, whatever its name leads to by now. */
+ * symlink (ELOOP), never leaves dirfd (EXDEV). */
 static int sys_open(lua_State *L)
 {
 	int dirfd = sys_check_fd(L, 1);
 	const char *path = luaL_checkstring(L, 2);
 	int flags = sys_check_int(L, 3, INT32_MIN, INT32_MAX, O_RDONLY);
 	mode_t mode = check_mode(L, 4, 0666);
-	int fd;
-	if (path[0] == '\0') { /* its /proc link leads to the object itself */
-		char self[32];
-		snprintf(self, sizeof self, "/proc/self/fd/%d", dirfd);
-		fd = open(self, (flags & ~(O_CREAT | O_EXCL | O_TMPFILE | O_NOFOLLOW)) | O_CLOEXEC);
-	} else {
-		fd = beneath_open(dirfd, path, flags, mode);
-	}
+	int fd = beneath_open(dirfd, path, flags, mode);
 	if (fd < 0)
 		return sys_push_error(L, errno);
 	lua_pushinteger(L, fd);
@@ -221,6 +212,19 @@ static int sys_umask(lua_State *L)
 static int sys_close(lua_State *L)
 {
 	return sys_push_status(L, close(sys_check_fd(L, 1)));
+}
+
+/* sys.nonblocking(fd, on): sets or clears O_NONBLOCK. The mirror opens with
+ * it, so that a FIFO renamed onto a name cannot make the open wait, and
+ * clears it once it knows the file is a regular one. */
+static int sys_nonblocking(lua_State *L)
+{
+	int fd = sys_check_fd(L, 1);
+	int on = lua_toboolean(L, 2);
+	int flags = fcntl(fd, F_GETFL);
+	if (flags < 0)
+		return sys_push_error(L, errno);
+	return sys_push_status(L, fcntl(fd, F_SETFL, on ? flags | O_NONBLOCK : flags & ~O_NONBLOCK));
 }
 
 /* ---- attributes ---- */
@@ -562,6 +566,7 @@ int luaopen_moonfs_sys(lua_State *L)
 		{ "utimens", sys_utimens },
 		{ "truncate", sys_truncate },
 		{ "ftruncate", sys_ftruncate },
+		{ "nonblocking", sys_nonblocking },
 		{ "fchmod", sys_fchmod },
 		{ "fchown", sys_fchown },
 		{ "futimens", sys_futimens },
