@@ -470,3 +470,67 @@ describe("the mirror with -o acl=no", function()
     assert.matches("mirror.lua: acl= is yes or no", out, 1, true)
   end)
 end)
+
+---------------------------------------------------------------------------
+-- 5. Leases
+
+-- A lease on a backing file (Samba's, an NFS server's delegation) makes an
+-- open that conflicts with it wait until its holder lets go. The mirror
+-- waits in the opening caller's handler, so that the host serves others
+-- meanwhile, even with one worker; an O_NONBLOCK open gets EAGAIN at once.
+describe("a lease on a backing file", function()
+  local children = require("support.children")
+  local signal = require("posix.signal")
+  pcall(ffi.cdef, "int fcntl(int fd, int cmd, ...);")
+  local F_SETLEASE, F_RDLCK, F_UNLCK = 1024, 0, 2
+  local SIGIO = 29 -- (Linux; luaposix does not name it)
+  local m, src, lease_fd, old_sigio
+  before_each(function()
+    src = mount.tmpdir("src")
+    children.dir = mount.tmpdir("results")
+    assert(sys.write_file(src .. "/leased", "data"))
+    assert(sys.write_file(src .. "/other", "other"))
+    m = mount.start{ script = "scripts/mirror.lua", options = "root=" .. src .. ",workers=1" }
+    assert.equal("data", sys.read_file(m:path("leased"))) -- known, closed
+    -- the holder is this process: the break's SIGIO must not end it
+    old_sigio = signal.signal(SIGIO, signal.SIG_IGN)
+    lease_fd = assert(sys.open(src .. "/leased", O.RDONLY))
+    assert.equal(0, C.fcntl(lease_fd, F_SETLEASE, ffi.new("int", F_RDLCK)), "taking a read lease")
+  end)
+  after_each(function()
+    if lease_fd then sys.close(lease_fd) end
+    lease_fd = nil
+    signal.signal(SIGIO, old_sigio or signal.SIG_DFL)
+    children.kill_everything(m)
+    mount.stop_all()
+    mount.rmtree(src)
+    mount.rmtree(children.dir)
+  end)
+
+  local ptime = require("posix.time")
+  local function now()
+    local t = ptime.clock_gettime(ptime.CLOCK_REALTIME)
+    return t.tv_sec + t.tv_nsec / 1e9
+  end
+
+  it("an open for writing waits for the holder; other requests are served meanwhile", function()
+    local writer = children.spawn(function()
+      local fd = assert(sys.open(m:path("leased"), O.WRONLY))
+      sys.close(fd)
+      return now()
+    end)
+    mount.sleep(0.3)
+    assert.equal("other", children.in_child(m, 3, function() return sys.read_file(m:path("other")) end))
+    local released = now()
+    assert.equal(0, C.fcntl(lease_fd, F_SETLEASE, ffi.new("int", F_UNLCK)))
+    local r = children.reap({ writer }, 10, m)[writer]
+    assert(r.ok, tostring(r.values and r.values[1]))
+    assert(tonumber(r.values[1]) >= released, "the open did not wait for the lease's holder")
+  end)
+
+  it("an O_NONBLOCK open for writing fails with EAGAIN at once", function()
+    local O_NONBLOCK = 0x800
+    fails("EAGAIN", sys.open(m:path("leased"), bit.bor(O.WRONLY, O_NONBLOCK)))
+    assert.equal("other", sys.read_file(m:path("other")))
+  end)
+end)

@@ -28,7 +28,7 @@ pcall(ffi.cdef, "unsigned int geteuid(void);")
 pcall(ffi.cdef, "unsigned int getegid(void);")
 
 local PERM = 0xFFF -- permission bits, setuid/setgid/sticky included
-local OPEN_STRIP = bnot(bor(O.CREAT, O.EXCL))
+local OPEN_STRIP = bnot(bor(O.CREAT, O.EXCL, O.TRUNC))
 
 --- Builds a mirror of directory `root`.
 --
@@ -84,6 +84,13 @@ local function mirror(root)
     return moonfs.fail("ESTALE", path .. " was replaced behind the mount")
   end
 
+  -- Whether st (of the object at path) is the object the request is about.
+  local function known(path, st)
+    local want = moonfs.request_object(path)
+    return not want or (st.ino == want.ino and st.dev == want.dev
+                        and (st.generation == 0 or st.generation == want.generation))
+  end
+
   -- An O_PATH fd of the object at path and its stat, when it is the one
   -- the kernel knows there; the calls made through the fd reach that
   -- object whatever happens to the name meanwhile.
@@ -92,11 +99,7 @@ local function mirror(root)
     if not fd then return nil, e, n end
     local st
     st, e, n = sys.fstat(fd)
-    local want = st and moonfs.request_object(path)
-    if want and (st.ino ~= want.ino or st.dev ~= want.dev
-                 or (st.generation ~= 0 and st.generation ~= want.generation)) then
-      st, e, n = stale(path)
-    end
+    if st and not known(path, st) then st, e, n = stale(path) end
     if not st then
       sys.close(fd)
       return nil, e, n
@@ -308,21 +311,45 @@ local function mirror(root)
     return moonfs.fd(fd), st
   end
 
+  -- Opens without waiting. A lease on the file (Samba's, an NFS server's
+  -- delegation) then gives EAGAIN, the break having begun; a caller that
+  -- did not ask for O_NONBLOCK waits for its holder to let go (as long as
+  -- the kernel's lease-break-time, 45 s by default, plus a margin), in its
+  -- own handler while the host goes on serving others.
+  local LEASE_WAIT = 60
+  local function open_without_waiting(rel, flags, caller_flags)
+    local fd, e, n = sys.open(rootfd, rel, bor(flags, O.NONBLOCK))
+    local pause, waited = 0.005, 0
+    while n == moonfs.errno.EAGAIN and band(caller_flags, O.NONBLOCK) == 0
+          and waited < LEASE_WAIT do
+      moonfs.sleep(pause)
+      waited = waited + pause
+      pause = math.min(pause * 2, 0.2)
+      fd, e, n = sys.open(rootfd, rel, bor(flags, O.NONBLOCK))
+    end
+    return fd, e, n
+  end
+
   -- The kernel sends OPEN only for regular files (it opens the others
   -- itself), so anything else at the name was put there behind the mount:
-  -- a FIFO would block the open, a symlink lead elsewhere. Opened anew
-  -- from the held object, which is then the one that was checked.
+  -- O_NONBLOCK keeps a FIFO from making the open wait, O_NOFOLLOW a symlink
+  -- from leading elsewhere. O_TRUNC waits until the file is known to be
+  -- the one the kernel checked (the kernel sends it as a setattr, but a
+  -- script may pass it).
   function fs.open(path, flags)
-    local held, st, n = hold(path)
-    if not held then return nil, st, n end
-    if st.type ~= "file" then
-      sys.close(held)
-      return stale(path)
-    end
-    local fd, e
-    fd, e, n = sys.open(held, "", band(flags, OPEN_STRIP))
-    sys.close(held)
+    local fd, e, n = open_without_waiting(relative(path), bor(band(flags, OPEN_STRIP), O.NOFOLLOW),
+                                          flags)
+    if n == moonfs.errno.ENXIO then return stale(path) end -- a FIFO with no reader
     if not fd then return nil, e, n end
+    local st
+    st, e, n = sys.fstat(fd)
+    if st and not (st.type == "file" and known(path, st)) then st, e, n = stale(path) end
+    if st and band(flags, O.NONBLOCK) == 0 then st, e, n = sys.nonblocking(fd, false) end
+    if st and band(flags, O.TRUNC) ~= 0 then st, e, n = sys.ftruncate(fd, 0) end
+    if not st then
+      sys.close(fd)
+      return nil, e, n
+    end
     return moonfs.fd(fd)
   end
 
