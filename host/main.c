@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -168,6 +169,20 @@ static int reload_everywhere(void)
 	return bridge_reload();
 }
 
+/* Every open through the mount holds an fd of the host until its release,
+ * for all the mount's users together: the usual soft limit of 1024 is one
+ * user's build away from EMFILE for everyone. The hard limit is what the
+ * administrator allows the host. */
+static void raise_fd_limit(void)
+{
+	struct rlimit rl;
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		if (setrlimit(RLIMIT_NOFILE, &rl) != 0)
+			log_msg("cannot raise the open-file limit: %s", strerror(errno));
+	}
+}
+
 /* Loads the script, mounts, serves until unmounted, cleans up. */
 static int mount_and_serve(struct command_line *cl, char *argv0)
 {
@@ -178,6 +193,7 @@ static int mount_and_serve(struct command_line *cl, char *argv0)
 		return 1;
 	}
 	log_open(cl->log_file);
+	raise_fd_limit();
 	if (cl->trace && trace_start(cl->trace_file) != 0) {
 		fprintf(stderr, "moonfs: cannot open trace file %s: %s\n", cl->trace_file,
 			strerror(errno));
