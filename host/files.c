@@ -255,7 +255,13 @@ void files_release(struct open_file *of)
 
 ssize_t files_write(struct open_file *of, const char *buf, size_t size, off_t off)
 {
-	return of->sequential ? write(of->fd, buf, size) : pwrite(of->fd, buf, size, off);
+	/* Without the host lock, as a read (request_reply_from_fd). */
+	int held = lock_pause();
+	ssize_t done = of->sequential ? write(of->fd, buf, size) : pwrite(of->fd, buf, size, off);
+	int err = errno;
+	lock_resume(held);
+	errno = err;
+	return done;
 }
 
 static void free_opens_of(struct node *n)

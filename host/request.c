@@ -6,6 +6,7 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "device.h"
 #include "files.h"
@@ -421,13 +422,22 @@ void request_reply_xattr_size(struct request *r, size_t size)
 
 void request_reply_from_fd(struct request *r, int fd, size_t size, off_t off, int seekable)
 {
-	fuse_req_t req = r->req;
-	end(r, 0);
-	struct fuse_bufvec buf = FUSE_BUFVEC_INIT(size);
-	buf.buf[0].flags = FUSE_BUF_IS_FD | (seekable ? FUSE_BUF_FD_SEEK : 0);
-	buf.buf[0].fd = fd;
-	buf.buf[0].pos = off;
-	fuse_reply_data(req, &buf, FUSE_BUF_SPLICE_MOVE);
+	char *data = malloc(size ? size : 1);
+	if (!data) {
+		request_reply_err(r, ENOMEM);
+		return;
+	}
+	/* The request holds the open file, so fd stays open; other workers
+	 * need not wait while a slow disk, or a pipe, is read. */
+	int held = lock_pause();
+	ssize_t got = seekable ? pread(fd, data, size, off) : read(fd, data, size);
+	int err = errno;
+	lock_resume(held);
+	if (got < 0)
+		request_reply_err(r, err);
+	else
+		request_reply_buf(r, data, (size_t)got);
+	free(data);
 }
 
 void request_reply_lock(struct request *r, const struct flock *lock)

@@ -120,6 +120,30 @@ describe("workers", function()
     inner:stop()
   end)
 
+  -- A file whose fd the host reads for the caller (no passthrough: a
+  -- pipe, or any fd of an unprivileged mount) may be slow to give its
+  -- data; the other workers must not wait for it.
+  it("a read the host waits for holds up no other worker", function()
+    local dir = mount.tmpdir("fifo")
+    local fifo = dir .. "/fifo"
+    assert.equal(0, (sh("mkfifo " .. q(fifo))))
+    local m = mount.start{ script = "spec/fixtures/workers_slow_fd.lua",
+      options = "fifo=" .. fifo .. ",noio_uring" }
+    local code, out = sh(("stat %s >/dev/null || exit 1; "
+      .. "ms() { echo $(( $(date +%%s%%N) / 1000000 )); }; "
+      .. "(sleep 2; printf hello > %s) & "
+      .. "(echo \"read $(head -c 5 %s)\") & "
+      .. "sleep 0.3; b0=$(ms); stat %s >/dev/null; echo \"stat $(( $(ms) - b0 ))\"; wait")
+      :format(q(m:path("other")), q(fifo), q(m:path("slow")), q(m:path("other"))), 60)
+    m:stop()
+    mount.rmtree(dir)
+    assert.equal(0, code, out)
+    assert.matches("read hello", out, 1, true)
+    local stat = tonumber(out:match("stat (%d+)"))
+    assert(stat, out)
+    assert.is_true(stat < 500, "a stat during the read took " .. stat .. " ms")
+  end)
+
   it("hands requests on a Lua handle to the worker that made it", function()
     local m = mount.start{ script = "spec/fixtures/workers_handles.lua" }
     local cmds = {}
