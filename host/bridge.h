@@ -84,16 +84,24 @@ void bridge_unref(bridge_ref ref);
 /* ---- calls ---- */
 
 /* Who made the request being served, for moonfs.caller() and groups(). */
+/* An object whose owner and mode the kernel checked the caller against:
+ * the request's own, or the directory of a name it makes or removes. The
+ * handler knows it by the first len bytes of path (not owned: valid while
+ * the request lives); dev, ino and generation are what the script gave
+ * with its stat (ino 0: none given, nothing to compare). */
+struct bridge_checked {
+	const char *path;
+	size_t len;
+	uint64_t dev, ino, generation;
+};
+
 struct bridge_caller {
 	fuse_req_t req;
 	uid_t uid;
 	gid_t gid;
 	pid_t pid;
 	mode_t umask;
-	/* The st_dev, st_ino and generation the script gave for the object the
-	 * request is about, whose owner and mode the kernel checked the caller
-	 * against (object_ino 0: none, e.g. a name being created). */
-	uint64_t object_dev, object_ino, object_generation;
+	struct bridge_checked checked[2]; /* by the handler's first and second path */
 };
 
 /* One call of a script handler, in a coroutine of its own. Its results
@@ -149,8 +157,6 @@ void bridge_call_simple(enum op op);
 
 /* The caller of the handler running now, or NULL. */
 const struct bridge_caller *bridge_current_caller(void);
-/* The path the running handler was called with, or NULL. */
-const char *bridge_current_path(void);
 
 /* ---- results ----
  * Result i counts from 1. Each reader checks what it reads; on a wrong

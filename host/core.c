@@ -32,19 +32,24 @@ static int core_caller(lua_State *L)
 }
 
 /* request_object(path): the st_dev, st_ino and generation the script gave
- * for the object the request is about (see struct bridge_caller), when
- * path is the one its handler was called with; nothing otherwise. */
+ * for an object the kernel checked the request's caller against (struct
+ * bridge_checked), when path is the one the handler knows it by; nothing
+ * otherwise. */
 static int core_request_object(lua_State *L)
 {
-	const char *path = luaL_checkstring(L, 1);
+	size_t len;
+	const char *path = luaL_checklstring(L, 1, &len);
 	const struct bridge_caller *c = bridge_current_caller();
-	const char *own = bridge_current_path();
-	if (!c || !c->object_ino || !own || strcmp(path, own) != 0)
-		return 0;
-	lua_pushnumber(L, (lua_Number)c->object_dev);
-	lua_pushnumber(L, (lua_Number)c->object_ino);
-	lua_pushnumber(L, (lua_Number)c->object_generation);
-	return 3;
+	for (int i = 0; c && i < 2; i++) {
+		const struct bridge_checked *k = &c->checked[i];
+		if (k->path && k->ino && k->len == len && memcmp(k->path, path, len) == 0) {
+			lua_pushnumber(L, (lua_Number)k->dev);
+			lua_pushnumber(L, (lua_Number)k->ino);
+			lua_pushnumber(L, (lua_Number)k->generation);
+			return 3;
+		}
+	}
+	return 0;
 }
 
 /* The caller's supplementary groups, read by libfuse from /proc. */

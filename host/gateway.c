@@ -124,11 +124,6 @@ const struct bridge_caller *bridge_current_caller(void)
 	return current_caller;
 }
 
-const char *bridge_current_path(void)
-{
-	return running ? running->path : NULL;
-}
-
 lua_State *bridge_running_thread(void)
 {
 	return running ? running->thread : NULL;

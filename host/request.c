@@ -55,7 +55,7 @@ struct request *request_begin(fuse_req_t req, enum op op)
 	r->started = stats_now();
 	r->lua_ns = 0;
 	const struct fuse_ctx *ctx = fuse_req_ctx(req);
-	r->caller = (struct bridge_caller){ req, ctx->uid, ctx->gid, ctx->pid, ctx->umask, 0, 0, 0 };
+	r->caller = (struct bridge_caller){ req, ctx->uid, ctx->gid, ctx->pid, ctx->umask, { { 0 } } };
 	r->call.caller = &r->caller;
 	stats.requests[op]++;
 	if (trace_enabled && op != OP_forget)
@@ -75,6 +75,7 @@ static void free_path(struct request_path *p)
 int request_path_text(struct request *r, const char *s, size_t len)
 {
 	free_path(&r->path);
+	r->caller.checked[0].path = NULL;
 	r->path.s = len < sizeof r->path.small ? r->path.small : malloc(len + 1);
 	if (!r->path.s) {
 		request_reply_err(r, ENOMEM);
@@ -174,6 +175,20 @@ void request_hold(struct request *r, struct node *n)
 		r->node2 = n;
 }
 
+/* The kernel checked the caller against n: the object p names, or with a
+ * name (name_len bytes, ending p) the directory it is in. */
+static void note_checked(struct bridge_checked *c, const struct request_path *p,
+			 const struct node *n, const char *name, size_t name_len)
+{
+	c->path = p->s;
+	c->len = p->len;
+	if (name) /* "/d/name" -> "/d"; "/name" -> "/" */
+		c->len = p->len > name_len + 1 ? p->len - name_len - 1 : 1;
+	c->dev = n->script_dev;
+	c->ino = n->script_ino;
+	c->generation = n->generation;
+}
+
 /* An id the kernel should not have sent (see nodes_get). */
 static int unknown_node(struct request *r, struct node *n)
 {
@@ -198,11 +213,8 @@ int request_path(struct request *r, struct node *n, const char *name, int throug
 	if (name) {
 		r->name = r->path.s + r->path.len - name_len;
 		r->name_len = name_len;
-	} else {
-		r->caller.object_dev = n->script_dev;
-		r->caller.object_ino = n->script_ino;
-		r->caller.object_generation = n->generation;
 	}
+	note_checked(&r->caller.checked[0], &r->path, n, name, name_len);
 	if (r->trace.active)
 		trace_path(&r->trace, r->path.s, NULL);
 	return 0;
@@ -224,6 +236,7 @@ int request_path2(struct request *r, struct node *n, const char *name)
 		r->name2 = r->path2.s + r->path2.len - name_len;
 		r->name2_len = name_len;
 	}
+	note_checked(&r->caller.checked[1], &r->path2, n, name, name_len);
 	if (r->trace.active)
 		trace_path(&r->trace, r->path.s, r->path2.s);
 	return 0;

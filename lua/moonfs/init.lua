@@ -209,13 +209,15 @@ function M.caller()
   return { uid = uid, gid = gid, pid = pid, umask = umask }
 end
 
---- The object the request being served is about, as the kernel knows it:
+--- An object the request being served is about, as the kernel knows it:
 -- the `dev`, `ino` and `generation` of the stat the script gave for it.
 -- The kernel checked the caller's permissions against that stat's owner
 -- and mode, so a script acting with more rights than the caller (a mirror
--- run as root) makes sure it acts on that object and no other. nil unless
--- `path` is the one the handler was called with and names an existing
--- object (a create's does not); nil outside a request.
+-- run as root) makes sure it acts on that object and no other. `path` is
+-- a path the handler was called with, naming an existing object, or the
+-- directory of the name a handler makes or removes (create, mkdir,
+-- unlink, rename's two, link's new one); nil for any other path, for an
+-- object the script gave no st_ino, and outside a request.
 function M.request_object(path)
   if not core then return nil end
   local dev, ino, generation = core.request_object(path)
