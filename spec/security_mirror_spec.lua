@@ -880,3 +880,69 @@ describe("security: another user's file renamed onto a name the kernel knows", f
     assert.is_nil(m:log_text():find("traceback", 1, true))
   end)
 end)
+
+-- The same with a directory: alice renames bob's private directory onto
+-- her own empty one, which the kernel knows (a rename within one parent
+-- needs no write permission on the directory moved). Through the mount she
+-- must neither list it nor make, remove or rename anything in it.
+describe("security: another user's directory renamed onto a directory the kernel knows", function()
+  local alice, bob
+  local src, m, P
+  setup(function()
+    if creds.available() then
+      alice = users.create("alice")
+      bob = users.create("bob")
+    end
+  end)
+  teardown(function() users.remove_all() end)
+  after_each(function()
+    mount.stop_all()
+    mount.rmtree(src)
+    src, m = nil, nil
+  end)
+
+  -- proj (0777) holds alice's empty "mine" (0777, known to the kernel,
+  -- listed once) and bob's "private" (0700) with "secret" in it; then
+  -- private is renamed onto mine in the backing tree, as alice.
+  local function build()
+    src = mount.tmpdir("src")
+    assert(sys.chmod(src, 493))
+    backing_mkdir(src .. "/proj", 511)
+    backing_mkdir(src .. "/proj/private", 448, bob)
+    backing_write(src .. "/proj/private/secret", "bob's secret", 384, bob)
+    m = mount.start{ script = "scripts/mirror.lua",
+      options = "root=" .. src .. ",allow_other,default_permissions" }
+    assert(sys.chmod(m.tmp, 493))
+    P = function(rel) return m:path(rel) end
+    creds.as(alice, function()
+      assert(sys.mkdir(P("proj/mine"), 511))
+      assert(sys.chmod(P("proj/mine"), 511))
+      assert(sys.readdir(P("proj/mine")))
+    end)
+    creds.as(alice, sys.rename, src .. "/proj/private", src .. "/proj/mine")
+    return snapshot(src .. "/proj/mine")
+  end
+
+  for _, a in ipairs({
+    { "readdir", function() return sys.readdir(P("proj/mine")) end },
+    { "create", function() return sys.write_file(P("proj/mine/new"), "x") end },
+    { "mkdir", function() return sys.mkdir(P("proj/mine/d"), 511) end },
+    { "symlink", function() return sys.symlink("x", P("proj/mine/l")) end },
+    { "unlink", function() return sys.unlink(P("proj/mine/secret")) end },
+    { "rename out", function() return sys.rename(P("proj/mine/secret"), P("proj/stolen")) end },
+    { "rename in", function()
+      assert(sys.write_file(P("proj/planted"), "x"))
+      return sys.rename(P("proj/planted"), P("proj/mine/planted"))
+    end },
+  }) do
+    it("alice's " .. a[1] .. " does not reach it", function()
+      if not need_root() then return end
+      local before = build()
+      local ok, err = creds.as(alice, a[2])
+      note(a[1], ok and "SUCCEEDED" or err)
+      assert_unchanged("bob's directory", src .. "/proj/mine", before)
+      assert(not ok, a[1] .. " succeeded in bob's directory")
+      assert.equal("EACCES", err)
+    end)
+  end
+end)

@@ -20,7 +20,7 @@ local ffi = require("ffi")
 
 local band, bor, bnot = bit.band, bit.bor, bit.bnot
 local O, S = moonfs.O, moonfs.S
-local relative, dirname = moonfs.relative, moonfs.dirname
+local relative, split = moonfs.relative, moonfs.split
 
 -- Separate declarations: one that clashes with a script's own cdef must not
 -- take the others with it.
@@ -74,28 +74,29 @@ local function mirror(root)
   end
 
   -- The kernel checked the caller's permissions against the owner and mode
-  -- of the object it knows at the request's path. When the backing tree
-  -- changes behind the mount the name may lead to another object by now
-  -- (someone else's file renamed into its place), and acting on that as
-  -- root would act with rights the caller does not have. ESTALE makes the
+  -- of the object it knows at the request's path (or, for a name made or
+  -- removed, of its directory). When the backing tree changes behind the
+  -- mount the path may lead to another object by now (someone else's file
+  -- or directory renamed into its place), and acting on that as root
+  -- would act with rights the caller does not have. ESTALE makes the
   -- kernel look the name up again and repeat the call once, checked
   -- against the object that is there now.
   local function stale(path)
     return moonfs.fail("ESTALE", path .. " was replaced behind the mount")
   end
 
-  -- Whether st (of the object at path) is the object the request is about.
+  -- Whether st (of the object at path) is the one the kernel checked.
   local function known(path, st)
     local want = moonfs.request_object(path)
     return not want or (st.ino == want.ino and st.dev == want.dev
                         and (st.generation == 0 or st.generation == want.generation))
   end
 
-  -- An O_PATH fd of the object at path and its stat, when it is the one
-  -- the kernel knows there; the calls made through the fd reach that
-  -- object whatever happens to the name meanwhile.
-  local function hold(path)
-    local fd, e, n = sys.open(rootfd, relative(path), bor(O.PATH, O.NOFOLLOW))
+  -- An O_PATH fd of the object at path (opened with `flags` besides) and
+  -- its stat, when it is the one the kernel checked; the calls made
+  -- through the fd reach that object whatever happens to the name.
+  local function hold(path, flags)
+    local fd, e, n = sys.open(rootfd, relative(path), bor(O.PATH, O.NOFOLLOW, flags or 0))
     if not fd then return nil, e, n end
     local st
     st, e, n = sys.fstat(fd)
@@ -107,18 +108,29 @@ local function mirror(root)
     return fd, st
   end
 
-  -- After creating `path`, open as `fd` (O_PATH will do): gives it to the
-  -- caller and puts back the setuid and setgid bits of `mode` a chown
-  -- cleared. Returns true, or nil, err, errno.
-  local function settle(path, fd, mode)
+  -- Calls fn(dirfd, name, dir_stat) with the directory path is in held:
+  -- the kernel checked the caller's right to change that directory.
+  -- Returns what fn returns.
+  local function in_parent(path, fn)
+    local dir, name = split(path)
+    local dirfd, st, n = hold(dir, O.DIRECTORY)
+    if not dirfd then return nil, st, n end
+    local a, b, c = fn(dirfd, name, st)
+    sys.close(dirfd)
+    return a, b, c
+  end
+
+  -- After creating an object, open as `fd` (O_PATH will do) in a directory
+  -- of stat `dir_st`: gives it to the caller and puts back the setuid and
+  -- setgid bits of `mode` a chown cleared. Returns true, or nil, err, errno.
+  local function settle(fd, mode, dir_st)
     local chowned = false
     local caller = host_uid == 0 and moonfs.caller()
     if caller and (caller.uid ~= host_uid or caller.gid ~= host_gid) then
       local uid = caller.uid ~= host_uid and caller.uid or -1
       local gid = caller.gid ~= host_gid and caller.gid or -1
       -- Under a setgid directory the new object keeps the directory's group.
-      local parent = sys.stat(rootfd, relative(dirname(path)))
-      if parent and band(parent.mode, S.ISGID) ~= 0 then gid = -1 end
+      if band(dir_st.mode, S.ISGID) ~= 0 then gid = -1 end
       if uid ~= -1 or gid ~= -1 then
         local ok, e, n = sys.chown(fd, "", uid, gid)
         if not ok then return nil, e, n end
@@ -141,22 +153,22 @@ local function mirror(root)
   -- behind the mount and is left alone (ESTALE). When settling fails the
   -- creation is undone: a half-made object owned by the wrong user is
   -- worse than none. Returns the stat, or nil, err, errno.
-  local function settle_made(path, mode, ifmt, remove)
-    local fd, e, n = sys.open(rootfd, relative(path), bor(O.PATH, O.NOFOLLOW))
+  local function settle_made(dirfd, name, dir_st, mode, ifmt, remove)
+    local fd, e, n = sys.open(dirfd, name, bor(O.PATH, O.NOFOLLOW))
     if not fd then return nil, e, n end
     local st
     st, e, n = sys.fstat(fd)
     if st and (band(st.mode, S.IFMT) ~= ifmt or st.uid ~= host_uid
                or (ifmt ~= S.IFDIR and st.nlink ~= 1)) then
-      st, e, n = stale(path)
+      st, e, n = moonfs.fail("ESTALE", name .. " was replaced behind the mount")
     elseif st then
       local ok
-      ok, e, n = settle(path, fd, mode)
+      ok, e, n = settle(fd, mode, dir_st)
       if ok then
         st, e, n = sys.fstat(fd)
       else
         st = nil
-        remove(rootfd, relative(path))
+        remove(dirfd, name)
       end
     end
     sys.close(fd)
@@ -245,33 +257,43 @@ local function mirror(root)
   end
 
   function fs.mknod(path, mode, rdev)
-    local ok, e, n = with_caller_umask(sys.mknod, rootfd, relative(path), mode, rdev)
-    if not ok then return nil, e, n end
-    return settle_made(path, mode, band(mode, S.IFMT), sys.unlink)
+    return in_parent(path, function(dirfd, name, dir_st)
+      local ok, e, n = with_caller_umask(sys.mknod, dirfd, name, mode, rdev)
+      if not ok then return nil, e, n end
+      return settle_made(dirfd, name, dir_st, mode, band(mode, S.IFMT), sys.unlink)
+    end)
   end
 
   function fs.mkdir(path, mode)
-    local ok, e, n = with_caller_umask(sys.mkdir, rootfd, relative(path), mode)
-    if not ok then return nil, e, n end
-    return settle_made(path, mode, S.IFDIR, sys.rmdir)
+    return in_parent(path, function(dirfd, name, dir_st)
+      local ok, e, n = with_caller_umask(sys.mkdir, dirfd, name, mode)
+      if not ok then return nil, e, n end
+      return settle_made(dirfd, name, dir_st, mode, S.IFDIR, sys.rmdir)
+    end)
   end
 
   function fs.symlink(target, path)
-    local ok, e, n = sys.symlink(target, rootfd, relative(path))
-    if not ok then return nil, e, n end
-    return settle_made(path, nil, S.IFLNK, sys.unlink)
+    return in_parent(path, function(dirfd, name, dir_st)
+      local ok, e, n = sys.symlink(target, dirfd, name)
+      if not ok then return nil, e, n end
+      return settle_made(dirfd, name, dir_st, nil, S.IFLNK, sys.unlink)
+    end)
   end
 
   function fs.unlink(path)
-    return sys.unlink(rootfd, relative(path))
+    return in_parent(path, sys.unlink)
   end
 
   function fs.rmdir(path)
-    return sys.rmdir(rootfd, relative(path))
+    return in_parent(path, sys.rmdir)
   end
 
   function fs.rename(from, to, flags)
-    return sys.rename(rootfd, relative(from), rootfd, relative(to), flags)
+    return in_parent(from, function(from_dirfd, from_name)
+      return in_parent(to, function(to_dirfd, to_name)
+        return sys.rename(from_dirfd, from_name, to_dirfd, to_name, flags)
+      end)
+    end)
   end
 
   -- fh is given for a file with no name (O_TMPFILE): linked by its fd.
@@ -279,30 +301,36 @@ local function mirror(root)
   -- (linking by fd takes a privilege; without it the host has only its
   -- user's rights, which the backing filesystem checks).
   function fs.link(from, to, fh)
-    local ok, e, n
-    if type(fh) == "number" then
-      ok, e, n = sys.link(fh, "", rootfd, relative(to))
-    elseif host_uid == 0 then
-      local held
-      held, e, n = hold(from)
-      if not held then return nil, e, n end
-      ok, e, n = sys.link(held, "", rootfd, relative(to))
-      sys.close(held)
-    else
-      ok, e, n = sys.link(rootfd, relative(from), rootfd, relative(to))
-    end
-    if not ok then return nil, e, n end
-    return stat(to)
+    return in_parent(to, function(dirfd, name)
+      local ok, e, n
+      if type(fh) == "number" then
+        ok, e, n = sys.link(fh, "", dirfd, name)
+      elseif host_uid == 0 then
+        local held
+        held, e, n = hold(from)
+        if not held then return nil, e, n end
+        ok, e, n = sys.link(held, "", dirfd, name)
+        sys.close(held)
+      else
+        ok, e, n = sys.link(rootfd, relative(from), dirfd, name)
+      end
+      if not ok then return nil, e, n end
+      return sys.stat(dirfd, name)
+    end)
   end
 
   -- open(dir, O_TMPFILE): a file with no name in `dir`, linkable later;
   -- O_EXCL (never linkable) is kept.
   function fs.tmpfile(dir, mode, flags)
     local how = bor(band(flags, bnot(O.CREAT)), O.TMPFILE)
-    local fd, e, n = with_caller_umask(sys.open, rootfd, relative(dir), how, mode)
+    local dirfd, dir_st, n = hold(dir, O.DIRECTORY)
+    if not dirfd then return nil, dir_st, n end
+    local fd, e
+    fd, e, n = with_caller_umask(sys.open, dirfd, ".", how, mode)
+    sys.close(dirfd)
     if not fd then return nil, e, n end
     local ok, st
-    ok, e, n = settle(dir .. "/", fd, mode)
+    ok, e, n = settle(fd, mode, dir_st)
     if ok then st, e, n = sys.fstat(fd) end
     if not st then
       sys.close(fd)
@@ -354,36 +382,45 @@ local function mirror(root)
   end
 
   function fs.create(path, mode, flags)
-    local rel = relative(path)
     flags = bor(flags, O.CREAT, O.NOFOLLOW)
-    -- O_EXCL tells whether this call made the file: only then does it get
-    -- the caller's ownership. The kernel asks to create only names it
-    -- believes missing, so the file exists only when made behind our back:
-    -- ESTALE makes the kernel look it up and open it, checking the
-    -- caller's permissions against its owner and mode (opening it here,
-    -- as root, would not).
-    local fd, e, n = with_caller_umask(sys.open, rootfd, rel, bor(flags, O.EXCL), mode)
-    if not fd and n == moonfs.errno.EEXIST and band(flags, O.EXCL) == 0 then
-      return stale(path)
-    end
-    if not fd then return nil, e, n end
-    local ok, st
-    ok, e, n = settle(path, fd, mode)
-    if ok then st, e, n = sys.fstat(fd) end
-    if not st then
-      sys.close(fd)
-      sys.unlink(rootfd, rel)
-      return nil, e, n
-    end
-    return moonfs.fd(fd), st -- the new file's stat spares a getattr
+    return in_parent(path, function(dirfd, name, dir_st)
+      -- O_EXCL tells whether this call made the file: only then does it
+      -- get the caller's ownership. The kernel asks to create only names
+      -- it believes missing, so the file exists only when made behind our
+      -- back: ESTALE makes the kernel look it up and open it, checking the
+      -- caller's permissions against its owner and mode (opening it here,
+      -- as root, would not).
+      local fd, e, n = with_caller_umask(sys.open, dirfd, name, bor(flags, O.EXCL), mode)
+      if not fd and n == moonfs.errno.EEXIST and band(flags, O.EXCL) == 0 then
+        return stale(path)
+      end
+      if not fd then return nil, e, n end
+      local ok, st
+      ok, e, n = settle(fd, mode, dir_st)
+      if ok then st, e, n = sys.fstat(fd) end
+      if not st then
+        sys.close(fd)
+        sys.unlink(dirfd, name)
+        return nil, e, n
+      end
+      return moonfs.fd(fd), st -- the new file's stat spares a getattr
+    end)
   end
 
   -- An open directory is an fd of it: fsyncdir needs one (editors and
   -- databases fsync a directory to make a rename durable), and a listing
   -- reads the directory that was opened even if it was renamed since.
+  -- (Only the directory the kernel checked is listed: see stale.)
   function fs.opendir(path)
     local fd, e, n = sys.open(rootfd, relative(path), bor(O.RDONLY, O.DIRECTORY, O.NOFOLLOW))
     if not fd then return nil, e, n end
+    local st
+    st, e, n = sys.fstat(fd)
+    if st and not known(path, st) then st, e, n = stale(path) end
+    if not st then
+      sys.close(fd)
+      return nil, e, n
+    end
     return moonfs.fd(fd) -- the host closes it at releasedir
   end
 
