@@ -226,14 +226,17 @@ struct node *nodes_unknown(void)
 	return &unknown;
 }
 
-/* Another name of a file the script described with (dev, ino): hard links
- * are one node. Directories cannot be hard-linked. */
-static struct node *find_link(uint64_t dev, uint64_t ino, mode_t type)
+/* Another name of a file the script described with (dev, ino) and
+ * generation (0: none given): hard links are one node. A node whose
+ * generation differs is an earlier file whose number was reused, and its
+ * names lead elsewhere by now. Directories cannot be hard-linked. */
+static struct node *find_link(uint64_t dev, uint64_t ino, uint32_t generation, mode_t type)
 {
 	if (type == S_IFDIR)
 		return NULL;
 	struct node *n = nodes_by_id(nodes_report_ino(dev, ino));
-	if (n && n->script_ino == ino && n->script_dev == dev && n->type == type)
+	if (n && n->script_ino == ino && n->script_dev == dev && n->type == type &&
+	    (generation == 0 || n->generation == generation))
 		return n;
 	return NULL;
 }
@@ -416,7 +419,7 @@ struct node *nodes_remember(struct node *parent, const char *name, size_t len,
 	}
 	struct node *n = NULL;
 	if (sino && st->st_nlink > 1)
-		n = find_link(sdev, sino, type);
+		n = find_link(sdev, sino, generation, type);
 	if (!n)
 		n = new_node(type, sdev, sino, generation);
 	if (!n)

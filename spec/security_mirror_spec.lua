@@ -522,6 +522,50 @@ end)
 
 ---------------------------------------------------------------- 3. removed nodes
 
+-- A file removed behind the mount whose inode number a new file gets (ext4
+-- with a journal hands a freed number to the next file at once): the new
+-- file, hard-linked, must not be taken for another name of the old one,
+-- whose name the kernel still knows. The generation (birth time) tells
+-- them apart.
+describe("security: a reused inode number is a new file", function()
+  local src, fs_dir, image
+  after_each(function()
+    mount.stop_all()
+    if fs_dir then sh("umount -l '" .. fs_dir .. "'") end
+    if image then os.remove(image) end
+    mount.rmtree(src)
+    src, fs_dir, image = nil, nil, nil
+  end)
+
+  it("reads the new file's data through its own names", function()
+    if not need_root() then return end
+    src = mount.tmpdir("src")
+    fs_dir = src .. "/fs"
+    image = src .. ".img"
+    assert(sys.mkdir(fs_dir, 493))
+    assert(sh("truncate -s 16M '" .. image .. "' && mkfs.ext4 -q '" .. image .. "' 2>/dev/null"),
+      "setup: cannot make an ext4 image")
+    assert(sh("mount -o loop '" .. image .. "' '" .. fs_dir .. "'"), "setup: cannot mount the ext4 image")
+    local m = mount.start{ script = "scripts/mirror.lua", options = "root=" .. src }
+    assert(sys.write_file(m:path("fs/old"), "old data"))
+    assert.equal("old data", sys.read_file(m:path("fs/old"))) -- the kernel knows fs/old
+    local old_ino = sys.lstat(fs_dir .. "/old").ino
+    assert(sys.unlink(fs_dir .. "/old"))
+    -- the number is free once the host's release has closed its fd
+    for _ = 1, 100 do
+      assert(sys.write_file(fs_dir .. "/new", "new data"))
+      if sys.lstat(fs_dir .. "/new").ino == old_ino then break end
+      assert(sys.unlink(fs_dir .. "/new"))
+      mount.sleep(0.02)
+    end
+    assert(sys.link(fs_dir .. "/new", fs_dir .. "/new2"))
+    assert.equal(old_ino, sys.lstat(fs_dir .. "/new").ino, "setup: ext4 did not reuse the inode number")
+    assert.equal("new data", sys.read_file(m:path("fs/new")))
+    assert.equal("new data", sys.read_file(m:path("fs/new2")))
+    m:stop()
+  end)
+end)
+
 describe("security: a removed node is never reached again by its old path", function()
   local alice, bob
   local src, m
