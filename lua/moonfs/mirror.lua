@@ -81,7 +81,12 @@ local function mirror(root)
   -- would act with rights the caller does not have. ESTALE makes the
   -- kernel look the name up again and repeat the call once, checked
   -- against the object that is there now.
+  -- The kernel repeats most calls after ESTALE, but not one whose lookup
+  -- of a new name failed (mkdir, symlink, mknod, link): the name is also
+  -- dropped from its cache, so that trying again finds what is there now.
   local function stale(path)
+    local dir, name = split(path)
+    if name then moonfs.invalidate_entry(dir, name) end
     return moonfs.fail("ESTALE", path .. " was replaced behind the mount")
   end
 
@@ -193,7 +198,12 @@ local function mirror(root)
     workers = "cpus",
   }
 
+  -- A lookup (path's directory is the one the kernel checked the caller's
+  -- search permission on) stats the name in that directory, held.
   function fs.getattr(path, fh)
+    if type(fh) ~= "number" and path ~= "/" and moonfs.request_object((split(path))) then
+      return in_parent(path, sys.stat)
+    end
     return stat(path, fh)
   end
 
