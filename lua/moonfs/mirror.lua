@@ -80,10 +80,9 @@ local function mirror(root)
   -- or directory renamed into its place), and acting on that as root
   -- would act with rights the caller does not have. ESTALE makes the
   -- kernel look the name up again and repeat the call once, checked
-  -- against the object that is there now.
-  -- The kernel repeats most calls after ESTALE, but not one whose lookup
-  -- of a new name failed (mkdir, symlink, mknod, link): the name is also
-  -- dropped from its cache, so that trying again finds what is there now.
+  -- against the object that is there now. It does not repeat a call whose
+  -- lookup of a new name failed (mkdir, symlink, mknod, link), so the name
+  -- is also dropped from its cache: trying again finds what is there now.
   local function stale(path)
     local dir, name = split(path)
     if name then moonfs.invalidate_entry(dir, name) end
