@@ -96,11 +96,11 @@ local function mirror(root)
                         and (st.generation == 0 or st.generation == want.generation))
   end
 
-  -- An O_PATH fd of the object at path (opened with `flags` besides) and
+  -- An fd of the object at path (O_PATH, unless `flags` say otherwise) and
   -- its stat, when it is the one the kernel checked; the calls made
   -- through the fd reach that object whatever happens to the name.
   local function hold(path, flags)
-    local fd, e, n = sys.open(rootfd, relative(path), bor(O.PATH, O.NOFOLLOW, flags or 0))
+    local fd, e, n = sys.open(rootfd, relative(path), bor(O.NOFOLLOW, flags or O.PATH))
     if not fd then return nil, e, n end
     local st
     st, e, n = sys.fstat(fd)
@@ -117,7 +117,7 @@ local function mirror(root)
   -- Returns what fn returns.
   local function in_parent(path, fn)
     local dir, name = split(path)
-    local dirfd, st, n = hold(dir, O.DIRECTORY)
+    local dirfd, st, n = hold(dir, bor(O.PATH, O.DIRECTORY))
     if not dirfd then return nil, st, n end
     local a, b, c = fn(dirfd, name, st)
     sys.close(dirfd)
@@ -332,7 +332,7 @@ local function mirror(root)
   -- O_EXCL (never linkable) is kept.
   function fs.tmpfile(dir, mode, flags)
     local how = bor(band(flags, bnot(O.CREAT)), O.TMPFILE)
-    local dirfd, dir_st, n = hold(dir, O.DIRECTORY)
+    local dirfd, dir_st, n = hold(dir, bor(O.PATH, O.DIRECTORY))
     if not dirfd then return nil, dir_st, n end
     local fd, e
     fd, e, n = with_caller_umask(sys.open, dirfd, ".", how, mode)
@@ -421,15 +421,8 @@ local function mirror(root)
   -- reads the directory that was opened even if it was renamed since.
   -- (Only the directory the kernel checked is listed: see stale.)
   function fs.opendir(path)
-    local fd, e, n = sys.open(rootfd, relative(path), bor(O.RDONLY, O.DIRECTORY, O.NOFOLLOW))
+    local fd, e, n = hold(path, bor(O.RDONLY, O.DIRECTORY))
     if not fd then return nil, e, n end
-    local st
-    st, e, n = sys.fstat(fd)
-    if st and not known(path, st) then st, e, n = stale(path) end
-    if not st then
-      sys.close(fd)
-      return nil, e, n
-    end
     return moonfs.fd(fd) -- the host closes it at releasedir
   end
 
