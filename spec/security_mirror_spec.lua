@@ -29,6 +29,15 @@ local function need_root()
   return true
 end
 
+-- In the describe it is called in: makes the users alice and bob before
+-- its specs (as root; `set` receives them) and removes them after.
+local function with_alice_and_bob(set)
+  setup(function()
+    if creds.available() then set(users.create("alice"), users.create("bob")) end
+  end)
+  teardown(function() users.remove_all() end)
+end
+
 -- Notes what an attack got, for the report (MOONFS_SPEC_VERBOSE=1).
 local function note(what, ...)
   if os.getenv("MOONFS_SPEC_VERBOSE") then
@@ -569,13 +578,7 @@ end)
 describe("security: a removed node is never reached again by its old path", function()
   local alice, bob
   local src, m
-  setup(function()
-    if creds.available() then
-      alice = users.create("alice")
-      bob = users.create("bob")
-    end
-  end)
-  teardown(function() users.remove_all() end)
+  with_alice_and_bob(function(a, b) alice, bob = a, b end)
   after_each(function()
     mount.stop_all()
     mount.rmtree(src)
@@ -711,13 +714,7 @@ end)
 describe("security: allow_other without default_permissions", function()
   local alice, bob
   local src
-  setup(function()
-    if creds.available() then
-      alice = users.create("alice")
-      bob = users.create("bob")
-    end
-  end)
-  teardown(function() users.remove_all() end)
+  with_alice_and_bob(function(a, b) alice, bob = a, b end)
   after_each(function()
     mount.stop_all()
     mount.rmtree(src)
@@ -808,13 +805,7 @@ end)
 describe("security: another user's file renamed onto a name the kernel knows", function()
   local alice, bob
   local src, m, P
-  setup(function()
-    if creds.available() then
-      alice = users.create("alice")
-      bob = users.create("bob")
-    end
-  end)
-  teardown(function() users.remove_all() end)
+  with_alice_and_bob(function(a, b) alice, bob = a, b end)
   after_each(function()
     children.kill_everything(m)
     mount.stop_all()
@@ -932,13 +923,7 @@ end)
 describe("security: another user's directory renamed onto a directory the kernel knows", function()
   local alice, bob
   local src, m, P
-  setup(function()
-    if creds.available() then
-      alice = users.create("alice")
-      bob = users.create("bob")
-    end
-  end)
-  teardown(function() users.remove_all() end)
+  with_alice_and_bob(function(a, b) alice, bob = a, b end)
   after_each(function()
     mount.stop_all()
     mount.rmtree(src)
